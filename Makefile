@@ -1,0 +1,39 @@
+# One virtual environment, CPU torch first (an unpinned torch would pull the CUDA build),
+# then the six packages editable. `make run` is the main job, `make test` the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+PACKAGES := core data reviewer researcher rlloop integrity
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-gpu lint bench clean
+
+$(STAMP): Makefile $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q "$(TORCH_SPEC)" -e "packages/core[wandb,deepspeed,sweeps]" \
+		$(foreach p,$(filter-out core,$(PACKAGES)),-e packages/$(p)) -e ".[dev]" "trl"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/cycle pipeline $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(ARGS)
+
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -q -m gpu $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check packages tests benchmarks
+	$(BIN)/ruff format --check packages tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) runs outputs multirun .pytest_cache

@@ -1,0 +1,52 @@
+"""Chat formatting in one place: every backend and every SFT dataset goes through here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+Message = dict[str, str]
+Chat = list[Message]
+PromptLike = str | Sequence[Message]
+
+
+def is_chat(prompt: Any) -> bool:
+    return not isinstance(prompt, str) and all(isinstance(m, dict) and "role" in m for m in prompt)
+
+
+def render_prompt(tokenizer: Any, prompt: PromptLike) -> str:
+    """A plain string is used as is; a chat gets the tokenizer's template and a generation prompt."""
+    if isinstance(prompt, str):
+        return prompt
+    if not is_chat(prompt):
+        raise TypeError(f"a prompt must be a string or a list of {{'role','content'}} messages, got {type(prompt)!r}")
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ValueError("this tokenizer has no chat template; set model.chat_template or pass plain strings")
+    return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+
+
+def tokenize_chat(tokenizer: Any, messages: Sequence[Message]) -> tuple[list[int], list[int]]:
+    """Token ids of a whole conversation and a mask that is 1 on assistant tokens (the SFT loss).
+
+    Uses the template's ``{% generation %}`` markers; templates without them fall back to
+    rendering each prefix and marking what every assistant turn adds.
+    """
+    messages = list(messages)
+    try:
+        out = tokenizer.apply_chat_template(
+            messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
+        mask = list(out["assistant_masks"])
+        if any(mask):
+            return list(out["input_ids"]), mask
+    except (ValueError, KeyError, TypeError):
+        pass
+    ids: list[int] = []
+    mask = []
+    for i in range(len(messages)):
+        text = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        full = tokenizer(text, add_special_tokens=False)["input_ids"]
+        new = full[len(ids) :]
+        mask.extend([1 if messages[i]["role"] == "assistant" else 0] * len(new))
+        ids = full
+    return ids, mask

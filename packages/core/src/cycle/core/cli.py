@@ -1,0 +1,57 @@
+"""``cycle <stage> [hydra overrides]``: every installed stage as a Hydra app."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+USAGE = """usage: cycle <stage> [key=value ...] [-m] [--cfg job] [hydra options]
+
+Runs a stage with conf/<stage>.yaml as its primary config (Hydra overrides and -m multirun
+work as usual). The config tree is found from the working directory, the checkout, or
+$CYCLE_CONFIG_DIR.
+
+stages:
+"""
+
+
+def _help() -> str:
+    from cycle.core.stages import discover_stages
+
+    lines = []
+    for name, ep in discover_stages().items():
+        dist = ep.dist.name if ep.dist else "?"
+        lines.append(f"  {name:<20} {ep.value}  ({dist})")
+    return USAGE + ("\n".join(lines) if lines else "  (none installed)") + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(_help())
+        return
+    stage, rest = argv[0], argv[1:]
+
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import DictConfig
+
+    from cycle.core.config import find_config_dir, register_all_schemas
+    from cycle.core.stages import discover_stages, execute
+
+    if stage not in discover_stages():
+        sys.stderr.write(f"cycle: unknown stage '{stage}'\n\n" + _help())
+        raise SystemExit(2)
+    register_all_schemas()
+
+    def task(cfg: DictConfig) -> float | None:
+        result = execute(stage, cfg, HydraConfig.get().runtime.output_dir)
+        objective = cfg.get("objective")
+        return float(result[objective]) if objective and objective in result else None
+
+    sys.argv = [f"cycle {stage}", *rest]
+    hydra.main(version_base="1.3", config_path=str(find_config_dir()), config_name=stage)(task)()
+
+
+if __name__ == "__main__":
+    main()

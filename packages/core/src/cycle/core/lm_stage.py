@@ -1,0 +1,29 @@
+"""``cycle train_lm``: SFT of any causal LM on chat conversations from JSONL files.
+
+Each line holds ``{"messages": [{"role": ..., "content": ...}, ...]}``; the loss is on the
+assistant turns. The reviewer and researcher stages specialise this with their own data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+from cycle.core.config import to_dataclass
+from cycle.core.io import read_jsonl
+from cycle.core.runs import Run
+from cycle.core.training.sft import SFTConfig, fit_sft
+
+
+def train_lm(cfg: DictConfig, run: Run) -> dict[str, Any]:
+    conversations = []
+    for path in cfg.data_files:
+        for i, row in enumerate(read_jsonl(path)):
+            messages = row.get("messages") if isinstance(row, dict) else None
+            if not messages:
+                run.log_rejected("no messages")
+                continue
+            conversations.append(messages)
+    export_dir = run.path("model") if cfg.export else None
+    return fit_sft(cfg, run, conversations, to_dataclass(cfg.sft, SFTConfig), export_dir=export_dir)

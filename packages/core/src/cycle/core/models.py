@@ -1,0 +1,202 @@
+"""Loading Hugging Face causal LMs from config, and building tiny ones fully offline."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from cycle.core.io import atomic_dir
+from cycle.core.schemas import ModelConfig, TinyModelConfig
+
+SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|im_start|>", "<|im_end|>"]
+PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|im_end|>"
+
+
+class ModelNotAvailableError(RuntimeError):
+    """A hub id is not in the local cache and downloading is off."""
+
+
+def as_model_config(cfg: ModelConfig | DictConfig | dict) -> ModelConfig:
+    if isinstance(cfg, ModelConfig):
+        return cfg
+    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    tiny = data.get("tiny")
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    out = ModelConfig(**{k: v for k, v in data.items() if k in fields and k != "tiny"})
+    out.tiny = TinyModelConfig(**tiny) if tiny else None
+    return out
+
+
+def chat_template() -> str:
+    return resources.files("cycle.core").joinpath("assets/chat_template.jinja").read_text()
+
+
+def _tokenizer_texts(cfg: TinyModelConfig) -> list[str]:
+    texts = [resources.files("cycle.core").joinpath("assets/tokenizer_corpus.txt").read_text()]
+    for pattern in cfg.tokenizer_files:
+        paths = sorted(Path().glob(pattern)) if any(c in pattern for c in "*?[") else [Path(pattern)]
+        texts += [p.read_text(encoding="utf-8", errors="replace") for p in paths if p.is_file()]
+    return texts
+
+
+def build_tiny_tokenizer(cfg: TinyModelConfig) -> Any:
+    """Byte-level BPE trained on text shipped in the repo: any string encodes, nothing is downloaded."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=cfg.vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_tokenizer_texts(cfg), trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
+        chat_template=chat_template(),
+        padding_side="left",
+        model_max_length=cfg.max_position_embeddings,
+    )
+
+
+def build_tiny_causal_lm(cfg: TinyModelConfig | DictConfig | dict) -> tuple[Any, Any]:
+    """A seeded random Llama-style model and its tokenizer, built in-process."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    if not isinstance(cfg, TinyModelConfig):
+        cfg = TinyModelConfig(**(OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg))
+    head_dim = cfg.hidden_size // cfg.num_attention_heads
+    if head_dim < 64 or cfg.hidden_size % cfg.num_attention_heads:
+        raise ValueError(f"tiny model needs hidden_size / num_attention_heads >= 64 (vLLM CPU kernels), got {head_dim}")
+    tokenizer = build_tiny_tokenizer(cfg)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_hidden_layers,
+        num_attention_heads=cfg.num_attention_heads,
+        num_key_value_heads=cfg.num_key_value_heads,
+        head_dim=head_dim,
+        max_position_embeddings=cfg.max_position_embeddings,
+        rope_theta=cfg.rope_theta,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(cfg.seed)
+    try:
+        model = LlamaForCausalLM(config)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return model, tokenizer
+
+
+def tiny_model_dir(cfg: ModelConfig) -> Path:
+    """Cache folder of a tiny model, keyed by its config (and the shipped tokenizer text)."""
+    assert cfg.tiny is not None
+    payload = json.dumps(dataclasses.asdict(cfg.tiny), sort_keys=True) + "".join(_tokenizer_texts(cfg.tiny))
+    key = hashlib.sha256(payload.encode()).hexdigest()[:12]
+    return Path(cfg.cache_dir) / f"tiny-{key}"
+
+
+def save_hf_folder(model: Any, tokenizer: Any, path: str | os.PathLike) -> Path:
+    """Save a model and tokenizer as a safetensors Hugging Face folder, atomically."""
+    with atomic_dir(path) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    return Path(path)
+
+
+def resolve_model_path(cfg: ModelConfig | DictConfig | dict) -> str:
+    """Local folder for a config: builds the tiny model once, checks the hub cache for an id."""
+    cfg = as_model_config(cfg)
+    if cfg.name_or_path is None:
+        if cfg.tiny is None:
+            raise ValueError(f"model '{cfg.name}' sets neither name_or_path nor tiny")
+        folder = tiny_model_dir(cfg)
+        if not (folder / "config.json").exists():
+            save_hf_folder(*build_tiny_causal_lm(cfg.tiny), folder)
+        return str(folder)
+    if Path(cfg.name_or_path).is_dir():
+        return cfg.name_or_path
+    if cfg.allow_download:
+        return cfg.name_or_path
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return snapshot_download(cfg.name_or_path, revision=cfg.revision, local_files_only=True)
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError) as err:
+        raise ModelNotAvailableError(
+            f"model '{cfg.name_or_path}' is neither a local folder nor in the Hugging Face cache "
+            f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}). Download it on a machine with "
+            f"internet access: `hf download {cfg.name_or_path}` (then copy the cache here or set "
+            f"model.name_or_path=/path/to/folder), or allow downloading with model.allow_download=true."
+        ) from err
+
+
+def torch_dtype(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return "auto"
+    try:
+        return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+                "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[name]
+    except KeyError:
+        raise ValueError(f"unknown dtype '{name}' (float32, bfloat16, float16, auto)") from None
+
+
+def load_tokenizer(cfg: ModelConfig | DictConfig | dict) -> Any:
+    from transformers import AutoTokenizer
+
+    cfg = as_model_config(cfg)
+    path = resolve_model_path(cfg)
+    tokenizer = AutoTokenizer.from_pretrained(path, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    if cfg.chat_template:
+        tokenizer.chat_template = cfg.chat_template
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(cfg: ModelConfig | DictConfig | dict, with_tokenizer: bool = True) -> Any:
+    """Model (and tokenizer) from a config: dtype, attention implementation, gradient checkpointing."""
+    from transformers import AutoModelForCausalLM
+
+    cfg = as_model_config(cfg)
+    path = resolve_model_path(cfg)
+    model = AutoModelForCausalLM.from_pretrained(
+        path,
+        dtype=torch_dtype(cfg.dtype),
+        attn_implementation=cfg.attn_implementation,
+        revision=cfg.revision,
+        trust_remote_code=cfg.trust_remote_code,
+    )
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    if not with_tokenizer:
+        return model
+    return model, load_tokenizer(cfg)

@@ -1,0 +1,108 @@
+"""Run directories: the resolved config, logs, and a ``manifest.json`` of artifacts."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from cycle.core.io import atomic_write_json, atomic_write_text, sha256_path
+
+MANIFEST = "manifest.json"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (torch only if it is already importable)."""
+    random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+
+
+@dataclass
+class Run:
+    """A stage's run directory. Artifacts are registered in the manifest with their hash."""
+
+    dir: Path
+    stage: str
+    config: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, run_dir: str | os.PathLike, stage: str, cfg: DictConfig | dict | None = None) -> Run:
+        """Open (or create) a run directory; an existing manifest is kept so reruns resume."""
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        resolved = (
+            OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg or {})
+        )
+        run = cls(dir=run_dir, stage=stage, config=resolved)
+        manifest = run_dir / MANIFEST
+        if manifest.exists():
+            import json
+
+            old = json.loads(manifest.read_text())
+            run.artifacts = old.get("artifacts", {})
+            run.metrics = old.get("metrics", {})
+            run.rejected = old.get("rejected", {})
+        if cfg is not None:
+            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved)))
+        run.write_manifest()
+        return run
+
+    def path(self, *parts: str) -> Path:
+        p = self.dir.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def has(self, name: str) -> bool:
+        """True if artifact ``name`` was registered and its file or folder still exists."""
+        entry = self.artifacts.get(name)
+        return bool(entry) and (self.dir / entry["path"]).exists()
+
+    def add_artifact(self, name: str, path: str | os.PathLike, **meta: Any) -> None:
+        path = Path(path)
+        rel = os.path.relpath(path, self.dir)
+        self.artifacts[name] = {"path": rel, "sha256": sha256_path(path), **meta}
+        self.write_manifest()
+
+    def log_metrics(self, metrics: dict[str, Any]) -> None:
+        self.metrics.update(metrics)
+        self.write_manifest()
+
+    def log_rejected(self, reason: str, count: int = 1) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + count
+        self.write_manifest()
+
+    def write_manifest(self) -> None:
+        atomic_write_json(
+            self.dir / MANIFEST,
+            {
+                "stage": self.stage,
+                "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "artifacts": self.artifacts,
+                "metrics": self.metrics,
+                "rejected": self.rejected,
+            },
+        )

@@ -1,0 +1,52 @@
+"""The stage registry: packages register ``name = "module:function"`` under ``cycle.stages``.
+
+A stage function has the signature ``fn(cfg: DictConfig, run: Run) -> dict | None``; its
+primary config is ``conf/<name>.yaml`` and what it returns goes into the run's manifest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from cycle.core.runs import Run, seed_everything
+
+STAGE_GROUP = "cycle.stages"
+StageFn = Callable[[DictConfig, Run], "dict[str, Any] | None"]
+
+
+def discover_stages() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in sorted(entry_points(group=STAGE_GROUP), key=lambda e: e.name)}
+
+
+def load_stage(name: str) -> StageFn:
+    stages = discover_stages()
+    if name not in stages:
+        raise KeyError(f"unknown stage '{name}'; installed stages: {', '.join(stages) or 'none'}")
+    return stages[name].load()
+
+
+def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """Open the run directory, seed, run the stage, record its metrics."""
+    fn = load_stage(stage)
+    run = Run.open(run_dir, stage, cfg)
+    seed_everything(int(cfg.get("seed", 0)))
+    result = fn(cfg, run) or {}
+    run.log_metrics({k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))})
+    return result
+
+
+def run_stage(stage: str, overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, Any]:
+    """Run a stage in-process (used by the pipeline and tests); ``run_dir`` defaults to Hydra's."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from cycle.core.config import compose_stage
+
+    cfg = compose_stage(stage, overrides)
+    if run_dir is None:
+        run_dir = HydraConfig.get().run.dir
+    return execute(stage, cfg, run_dir)

@@ -1,0 +1,1 @@
+"""Training plumbing: Trainer presets, optimizers, the causal-LM module, PEFT, export."""

@@ -1,0 +1,68 @@
+"""Token sequences for SFT: labels from an assistant mask, truncation, padding."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+IGNORE_INDEX = -100
+
+
+def labels_from_mask(input_ids: Sequence[int], mask: Sequence[int]) -> list[int]:
+    return [t if m else IGNORE_INDEX for t, m in zip(input_ids, mask, strict=True)]
+
+
+def truncate(
+    input_ids: Sequence[int],
+    labels: Sequence[int],
+    max_length: int,
+    mode: str = "end",
+    rng: random.Random | None = None,
+) -> tuple[list[int], list[int]]:
+    """Cut a sequence to ``max_length`` tokens keeping ids and labels aligned.
+
+    ``end`` drops tokens from the end, ``start`` from the start, ``random`` keeps a random window
+    (the paper randomly truncates over-long Research-14K samples), ``middle`` drops the middle of the
+    unlabelled prefix (keeps a paper's beginning and the whole target when it fits).
+    """
+    n = len(input_ids)
+    if n <= max_length:
+        return list(input_ids), list(labels)
+    if mode == "end":
+        lo, hi = 0, max_length
+    elif mode == "start":
+        lo, hi = n - max_length, n
+    elif mode == "random":
+        lo = (rng or random).randint(0, n - max_length)
+        hi = lo + max_length
+    elif mode == "middle":
+        first_label = next((i for i, x in enumerate(labels) if x != IGNORE_INDEX), n)
+        target = n - first_label
+        if target >= max_length:
+            return list(input_ids[:max_length]), list(labels[:max_length])
+        keep_prefix = max_length - target
+        head = keep_prefix // 2
+        tail = keep_prefix - head
+        ids = list(input_ids[:head]) + list(input_ids[first_label - tail : first_label]) + list(input_ids[first_label:])
+        lab = list(labels[:head]) + list(labels[first_label - tail : first_label]) + list(labels[first_label:])
+        return ids, lab
+    else:
+        raise ValueError(f"unknown truncation mode '{mode}' (end, start, random, middle)")
+    return list(input_ids[lo:hi]), list(labels[lo:hi])
+
+
+def pad_batch(rows: Sequence[dict[str, Sequence[int]]], pad_id: int) -> dict[str, Any]:
+    """Right-pad ``input_ids``/``labels`` rows into tensors with an attention mask."""
+    import torch
+
+    width = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.as_tensor(r["input_ids"])
+        labels[i, :n] = torch.as_tensor(r["labels"])
+        attn[i, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": attn}

@@ -1,0 +1,127 @@
+"""Supervised fine-tuning of a causal LM on chat conversations, loss on assistant tokens only.
+
+The reviewer and researcher SFT stages prepare conversations and call ``fit_sft``; the model,
+PEFT method, trainer preset, optimizer and logger all come from the stage config.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from cycle.core.chat import Message, tokenize_chat
+from cycle.core.config import to_dataclass
+from cycle.core.models import as_model_config, load_causal_lm
+from cycle.core.runs import Run
+from cycle.core.schemas import LoggerConfig, OptimConfig, PeftConfig, TrainerConfig
+from cycle.core.training.export import export_hf
+from cycle.core.training.lm_module import CausalLMModule
+from cycle.core.training.peft import apply_peft
+from cycle.core.training.sequences import labels_from_mask, pad_batch, truncate
+from cycle.core.training.trainer import build_trainer
+
+
+@dataclass
+class SFTConfig:
+    max_length: int = 2048
+    truncation: str = "end"  # end | start | random | middle (see sequences.truncate)
+    batch_size: int = 1
+    shuffle: bool = True
+    num_workers: int = 0
+
+
+def encode_conversations(
+    tokenizer: Any, conversations: Iterable[Sequence[Message]], max_length: int, truncation: str, seed: int = 0
+) -> tuple[list[dict[str, list[int]]], list[dict[str, Any]]]:
+    """Tokenize conversations to ``input_ids``/``labels``; rows with no target left are rejected."""
+    rng = random.Random(seed)
+    rows, rejected = [], []
+    for i, messages in enumerate(conversations):
+        ids, mask = tokenize_chat(tokenizer, messages)
+        ids, labels = truncate(ids, labels_from_mask(ids, mask), max_length, truncation, rng)
+        if all(x == -100 for x in labels):
+            rejected.append({"index": i, "reason": "no assistant tokens after truncation"})
+            continue
+        rows.append({"input_ids": ids, "labels": labels})
+    return rows, rejected
+
+
+class LossHistory(L.Callback):
+    """Keeps the training loss of every step (for reports and tests)."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self.losses.append(float(loss.detach()))
+
+
+def fit_sft(
+    cfg: DictConfig,
+    run: Run,
+    conversations: Sequence[Sequence[Message]],
+    sft: SFTConfig,
+    export_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train ``cfg.model`` on conversations under ``cfg.trainer``; export to ``export_dir``."""
+    from torch.utils.data import DataLoader
+
+    from cycle.core.tracking import build_logger, finish
+
+    model_cfg = as_model_config(cfg.model)
+    model, tokenizer = load_causal_lm(model_cfg)
+    rows, rejected = encode_conversations(tokenizer, conversations, sft.max_length, sft.truncation, int(cfg.seed))
+    for r in rejected:
+        run.log_rejected(r["reason"])
+    if not rows:
+        raise ValueError("no trainable conversations (all rejected)")
+
+    def loader(shuffle: bool) -> DataLoader:
+        return DataLoader(
+            rows,
+            batch_size=sft.batch_size,
+            shuffle=shuffle,
+            num_workers=sft.num_workers,
+            collate_fn=lambda b: pad_batch(b, tokenizer.pad_token_id),
+        )
+
+    peft_cfg = to_dataclass(cfg.peft, PeftConfig) if "peft" in cfg else PeftConfig()
+    peft_cfg_ga = peft_cfg.ga_batches
+
+    def ga_batches() -> Iterable[dict[str, Any]]:
+        for i, batch in enumerate(loader(shuffle=False)):
+            if i >= peft_cfg_ga:
+                break
+            yield batch
+
+    model = apply_peft(model, peft_cfg, ga_batches, ga_cache_file=run.path("lora_ga_gradients.pt"))
+    module = CausalLMModule(model, to_dataclass(cfg.optim, OptimConfig))
+    logger = build_logger(
+        to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
+    )
+    history = LossHistory()
+    trainer = build_trainer(
+        to_dataclass(cfg.trainer, TrainerConfig), logger=logger, callbacks=[history], default_root_dir=run.dir
+    )
+    trainer.fit(module, train_dataloaders=loader(shuffle=sft.shuffle))
+    finish(logger)
+    metrics = {
+        "train_examples": len(rows),
+        "rejected_examples": len(rejected),
+        "steps": len(history.losses),
+        "loss_first": history.losses[0] if history.losses else float("nan"),
+        "loss_last": history.losses[-1] if history.losses else float("nan"),
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+    if export_dir is not None:
+        export_hf(module.model, tokenizer, export_dir)
+        run.add_artifact("model", export_dir)
+    run.log_metrics(metrics)
+    return metrics
