@@ -29,7 +29,9 @@ class Reference:
     year: int | None = None
     venue: str = ""
     bibtex: str = ""
-    paper_id: str = ""  # Semantic Scholar / arXiv id when known
+    paper_id: str = ""  # Semantic Scholar paper id when known
+    doi: str = ""
+    arxiv: str = ""
 
     def to_row(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -48,6 +50,7 @@ class Paper:
     abstract: str = ""
     sections: list[tuple[str, str]] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)  # graphics files the LaTeX includes
     authors: list[str] = field(default_factory=list)
     venue: str = ""
     year: int | None = None
@@ -58,7 +61,10 @@ class Paper:
     @property
     def text(self) -> str:
         """The paper as one LaTeX-ish document (what reviewers and detectors read)."""
-        parts = [f"\\title{{{self.title}}}", f"\\begin{{abstract}}\n{self.abstract}\n\\end{{abstract}}"]
+        parts = [
+            f"\\title{{{self.title}}}",
+            f"\\begin{{abstract}}\n{self.abstract}\n\\end{{abstract}}",
+        ]
         parts += [f"\\section{{{h}}}\n{body}" for h, body in self.sections]
         return "\n\n".join(parts)
 
@@ -71,7 +77,8 @@ class Paper:
     def from_row(cls, row: dict[str, Any]) -> Paper:
         row = dict(row)
         row["sections"] = [
-            (s["heading"], s["latex"]) if isinstance(s, dict) else (s[0], s[1]) for s in row.get("sections") or []
+            (s["heading"], s["latex"]) if isinstance(s, dict) else (s[0], s[1])
+            for s in row.get("sections") or []
         ]
         row["references"] = [Reference.from_row(r) for r in row.get("references") or []]
         return _from_dict(cls, row)

@@ -1,0 +1,416 @@
+"""LaTeX source cleaning and structure: arXiv source folder -> title, abstract, sections.
+
+The steps, per file, in the order TeX itself would see them:
+
+1. ``%`` comments are removed with pylatexenc's parser (so ``\\%``, ``\\verb|%|`` and verbatim
+   environments survive);
+2. ``comment`` environments and ``\\iffalse``/``\\if0 ... \\fi`` blocks are cut at the text level
+   (TeX skips their content without reading braces, so they may hold unbalanced LaTeX);
+3. ``\\input``/``\\include`` are inlined recursively (cycles and paths outside the folder are
+   reported, not followed).
+
+The assembled document is then parsed once more with ``LatexWalker``: the title and abstract are
+read from their macro/environment nodes, the body is split into top-level ``\\section`` s with
+node offsets (subsections stay inside their section's LaTeX), and acknowledgements
+(``\\section*{Acknowledgments}``, ``ack`` environments, ack paragraphs) are dropped. Malformed
+input (unbalanced braces, unterminated environments) is parsed tolerantly and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pylatexenc.latexwalker import (
+    LatexCommentNode,
+    LatexEnvironmentNode,
+    LatexGroupNode,
+    LatexMacroNode,
+    LatexMathNode,
+    LatexNode,
+    LatexWalker,
+    LatexWalkerError,
+    get_default_latex_context_db,
+)
+from pylatexenc.macrospec import EnvironmentSpec, MacroSpec, VerbatimArgsParser
+
+MAIN_FILE_NAMES = ("main.tex", "paper.tex", "ms.tex")
+SECTION_LEVELS = {"part": 0, "section": 1, "subsection": 2, "subsubsection": 3, "paragraph": 4}
+TITLE_MACROS = ("title", "icmltitle")
+ACK_ENVIRONMENTS = frozenset(
+    {"ack", "acks", "acknowledgments", "acknowledgements", "acknowledgment", "acknowledgement"}
+)
+# Macros that carry no paper content once the document is flattened.
+DROPPED_MACROS = frozenset(
+    {"bibliography", "bibliographystyle", "printbibliography", "addbibresource", "maketitle"}
+)
+MAX_INPUT_DEPTH = 20
+
+_ACK_HEADING = re.compile(r"acknowledge?ments?|funding", re.IGNORECASE)
+_COMMENT_ENV = re.compile(r"\\begin\s*\{comment\}.*?(?:\\end\s*\{comment\}|\Z)", re.DOTALL)
+# TeX conditionals: \if, \ifx, \ifdim, ... open; \fi closes. \ifthenelse/\iftoggle/\ifboolexpr are
+# ordinary macros (no \fi), \iff is the math arrow, and \newif\iffoo only defines a conditional.
+_CONDITIONAL = re.compile(
+    r"(?<!\\newif)\\(?P<tok>if(?!thenelse|toggle|boolexpr|f(?![a-zA-Z@]))[a-zA-Z@]*|fi)(?![a-zA-Z@])"
+)
+_FALSE_IF = re.compile(r"\\iffalse(?![a-zA-Z@])|\\if\s*0(?![0-9])")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+
+class LatexError(ValueError):
+    """A source folder that cannot become a paper (no main file, no readable text)."""
+
+
+@dataclass
+class LatexDocument:
+    """What the parser read from one flattened document; ``problems`` are non-fatal."""
+
+    title: str = ""
+    abstract: str = ""
+    sections: list[tuple[str, str]] = field(default_factory=list)
+    cited_keys: list[str] = field(default_factory=list)  # order of first citation
+    bib_files: list[str] = field(default_factory=list)  # names given to \bibliography
+    figures: list[str] = field(default_factory=list)  # \includegraphics paths
+    problems: list[str] = field(default_factory=list)
+
+
+def _context_db():
+    db = get_default_latex_context_db()
+    db.add_context_category(
+        "cycle-extra",
+        prepend=True,
+        macros=[
+            MacroSpec("thanks", "{"),
+            MacroSpec("icmltitle", "{"),
+            MacroSpec("paragraph", "*[{"),
+            MacroSpec("addbibresource", "[{"),
+            MacroSpec("printbibliography", "["),
+            MacroSpec("subfile", "{"),
+            MacroSpec("citealp", "*[[{"),
+            MacroSpec("citealt", "*[[{"),
+            MacroSpec("Citet", "*[[{"),
+            MacroSpec("Citep", "*[[{"),
+        ],
+        environments=[
+            EnvironmentSpec("lstlisting", args_parser=VerbatimArgsParser("verbatim-environment")),
+            EnvironmentSpec("minted", args_parser=VerbatimArgsParser("verbatim-environment")),
+        ],
+    )
+    return db
+
+
+_DB = _context_db()
+
+
+def _walker(text: str, tolerant: bool = True) -> LatexWalker:
+    return LatexWalker(text, latex_context=_DB, tolerant_parsing=tolerant)
+
+
+def _children(node: LatexNode) -> list[LatexNode]:
+    kids: list[LatexNode] = []
+    if isinstance(node, (LatexGroupNode, LatexEnvironmentNode, LatexMathNode)):
+        kids += [n for n in node.nodelist or [] if n is not None]
+    argd = getattr(node, "nodeargd", None)
+    if argd is not None and getattr(argd, "argnlist", None):
+        kids += [a for a in argd.argnlist if isinstance(a, LatexNode)]
+    return kids
+
+
+def walk(nodes: list[LatexNode]) -> Iterator[LatexNode]:
+    """Every node of a node list, depth first, including macro and environment arguments."""
+    stack = [n for n in reversed(nodes or []) if n is not None]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(_children(node)))
+
+
+def _splice(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """Apply (start, end, replacement) edits; overlapping edits keep the outermost."""
+    out, last = [], 0
+    for start, end, repl in sorted(edits, key=lambda e: (e[0], -e[1])):
+        if start < last:
+            continue
+        out += [text[last:start], repl]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _arg_text(text: str, node: LatexMacroNode, index: int = -1) -> str | None:
+    """Inner LaTeX of a macro's brace argument (the last one by default)."""
+    args = [a for a in (node.nodeargd.argnlist if node.nodeargd else []) if a is not None]
+    groups = [a for a in args if isinstance(a, LatexGroupNode) and a.delimiters[0] == "{"]
+    if not groups:
+        return None
+    group = groups[index]
+    return text[group.pos + 1 : group.pos + group.len - 1]
+
+
+def _is_starred(node: LatexMacroNode) -> bool:
+    args = node.nodeargd.argnlist if node.nodeargd else []
+    return bool(args) and args[0] is not None and getattr(args[0], "chars", None) == "*"
+
+
+def read_tex(path: Path) -> str:
+    """Read a source file as UTF-8, falling back to Latin-1 (old arXiv sources)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def strip_comments(text: str) -> str:
+    """Remove ``%`` comments. A comment-only line disappears; a trailing comment is cut together
+    with the spaces before it (a ``%`` glued to a word is kept, since it suppresses a space)."""
+    nodes, _, _ = _walker(text).get_latex_nodes()
+    edits = []
+    for node in walk(nodes):
+        if not isinstance(node, LatexCommentNode):
+            continue
+        start, end = node.pos, node.pos + 1 + len(node.comment)
+        line_start = text.rfind("\n", 0, start) + 1
+        if not text[line_start:start].strip():
+            edits.append((line_start, end + 1 if text[end : end + 1] == "\n" else end, ""))
+        else:
+            kept = len(text[:start].rstrip(" \t"))
+            edits.append((kept, end, "%" if kept == start else ""))
+    return _splice(text, edits)
+
+
+def remove_skipped_blocks(text: str) -> tuple[str, list[str]]:
+    """Cut ``comment`` environments and ``\\iffalse``/``\\if0 ... \\fi`` blocks (nesting aware)."""
+    problems = []
+    text = _COMMENT_ENV.sub("", text)
+    while match := _FALSE_IF.search(text):
+        depth, end = 0, None
+        for tok in _CONDITIONAL.finditer(text, match.end()):
+            if tok.group("tok") == "fi":
+                if depth == 0:
+                    end = tok.end()
+                    break
+                depth -= 1
+            else:
+                depth += 1
+        if end is None:
+            problems.append(
+                f"unterminated {match.group(0)} at offset {match.start()}: kept the text"
+            )
+            text = text[: match.start()] + text[match.end() :]
+        else:
+            text = text[: match.start()] + text[end:]
+    return text, problems
+
+
+def find_main_file(folder: Path) -> Path:
+    """The file with ``\\documentclass`` and ``\\begin{document}`` (conventional names break ties)."""
+    candidates = []
+    for path in sorted(folder.rglob("*.tex")):
+        head = strip_comments(read_tex(path))
+        if "\\documentclass" in head:
+            candidates.append(
+                (("\\begin{document}" not in head), path.name not in MAIN_FILE_NAMES, path)
+            )
+    if not candidates:
+        raise LatexError(f"no .tex file with \\documentclass in {folder}")
+    return min(candidates, key=lambda c: (c[0], c[1], len(c[2].parts), str(c[2])))[2]
+
+
+def _resolve_input(name: str, base: Path, root: Path) -> Path | None:
+    name = name.strip()
+    for cand in (base / name, base / f"{name}.tex", root / name, root / f"{name}.tex"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def expand_file(
+    path: Path, root: Path | None = None, _stack: tuple[Path, ...] = ()
+) -> tuple[str, list[str]]:
+    """A source file cleaned and with every ``\\input``/``\\include`` inlined, plus problems.
+
+    Inputs resolve relative to the main file's folder (as ``pdflatex`` run there would), with or
+    without ``.tex``; a file may not include itself (directly or through others) and may not reach
+    outside ``root``.
+    """
+    root = (root or path.parent).resolve()
+    path = path.resolve()
+    text, problems = remove_skipped_blocks(strip_comments(read_tex(path)))
+    nodes, _, _ = _walker(text).get_latex_nodes()
+    edits = []
+    for node in walk(nodes):
+        if not (
+            isinstance(node, LatexMacroNode) and node.macroname in ("input", "include", "subfile")
+        ):
+            continue
+        name = _arg_text(text, node)
+        end = node.pos + node.len
+        if name is None:  # TeX primitive syntax: \input file
+            m = re.match(r"\\(?:input|include|subfile)\s+([^\s\\{}%]+)", text[node.pos :])
+            if not m:
+                continue
+            name, end = m.group(1), node.pos + m.end()
+        target = _resolve_input(name, root, root)
+        where = f"{path.relative_to(root) if path.is_relative_to(root) else path}"
+        if target is None:
+            problems.append(f"{where}: \\{node.macroname}{{{name}}} not found")
+            edits.append((node.pos, end, ""))
+            continue
+        target = target.resolve()
+        if not target.is_relative_to(root):
+            problems.append(
+                f"{where}: \\{node.macroname}{{{name}}} points outside the source folder"
+            )
+            edits.append((node.pos, end, ""))
+        elif target in (*_stack, path) or len(_stack) >= MAX_INPUT_DEPTH:
+            problems.append(
+                f"{where}: cyclic or too deep \\{node.macroname}{{{name}}} not followed"
+            )
+            edits.append((node.pos, end, ""))
+        else:
+            body, sub = expand_file(target, root, (*_stack, path))
+            problems += sub
+            edits.append((node.pos, end, body))
+    return _splice(text, edits), problems
+
+
+def _clean_inline(latex: str) -> str:
+    """A title for metadata: ``\\thanks`` removed, ``\\\\`` and newlines as spaces."""
+    nodes, _, _ = _walker(latex).get_latex_nodes()
+    edits = [
+        (n.pos, n.pos + n.len, "")
+        for n in walk(nodes)
+        if isinstance(n, LatexMacroNode) and n.macroname in ("thanks", "footnote", "label")
+    ]
+    edits += [
+        (n.pos, n.pos + n.len, " ")
+        for n in walk(nodes)
+        if isinstance(n, LatexMacroNode) and n.macroname in ("\\", "newline")
+    ]
+    return " ".join(_splice(latex, edits).split())
+
+
+def _tidy(latex: str) -> str:
+    return _BLANK_LINES.sub("\n\n", latex).strip()
+
+
+def _env_body(text: str, node: LatexEnvironmentNode) -> str:
+    raw = text[node.pos : node.pos + node.len]
+    raw = re.sub(r"^\\begin\s*\{[^}]*\}", "", raw)
+    return re.sub(r"\\end\s*\{[^}]*\}$", "", raw)
+
+
+def _split_keys(arg: str | None) -> list[str]:
+    return [k.strip() for k in (arg or "").split(",") if k.strip()]
+
+
+def parse_document(text: str, keep_appendix: bool = False) -> LatexDocument:
+    """Title, abstract, sections and citations of a flattened, comment-free LaTeX document.
+
+    The body is the ``document`` environment when there is one (else the whole text). Sections
+    are the top-level ``\\section`` commands, starred or not; the text before the first section
+    (``\\maketitle``, teaser figures) is not a section. Parsing stops at ``\\appendix`` unless
+    ``keep_appendix``.
+    """
+    doc = LatexDocument()
+    try:
+        nodes, _, _ = _walker(text, tolerant=False).get_latex_nodes()
+    except LatexWalkerError as err:
+        doc.problems.append(f"malformed LaTeX (parsed tolerantly): {str(err).splitlines()[0]}")
+        nodes, _, _ = _walker(text).get_latex_nodes()
+
+    all_nodes = list(walk(nodes))
+    for node in all_nodes:
+        if isinstance(node, LatexMacroNode):
+            name = node.macroname
+            if (
+                name in TITLE_MACROS
+                and not doc.title
+                and (arg := _arg_text(text, node)) is not None
+            ):
+                doc.title = _clean_inline(arg)
+            elif name == "abstract" and not doc.abstract and (arg := _arg_text(text, node)):
+                doc.abstract = _tidy(arg)
+            elif name in ("bibliography", "addbibresource"):
+                doc.bib_files += _split_keys(_arg_text(text, node))
+            elif name == "includegraphics" and (arg := _arg_text(text, node)):
+                doc.figures.append(arg.strip())
+            elif re.fullmatch(r"(no)?[cC]ite[a-z]*", name):
+                doc.cited_keys += [
+                    k for k in _split_keys(_arg_text(text, node)) if k not in doc.cited_keys
+                ]
+        elif (
+            isinstance(node, LatexEnvironmentNode)
+            and node.environmentname == "abstract"
+            and not doc.abstract
+        ):
+            doc.abstract = _tidy(_env_body(text, node))
+    doc.cited_keys = [k for k in doc.cited_keys if k != "*"]
+
+    body = next(
+        (
+            n
+            for n in nodes
+            if isinstance(n, LatexEnvironmentNode) and n.environmentname == "document"
+        ),
+        None,
+    )
+    body_nodes = [n for n in (body.nodelist if body else nodes) if n is not None]
+    doc.sections = _split_sections(text, body_nodes, keep_appendix)
+    if not doc.sections:
+        doc.problems.append("no \\section found in the document body")
+    return doc
+
+
+def _heading_level(node: LatexNode) -> int | None:
+    if isinstance(node, LatexMacroNode):
+        return SECTION_LEVELS.get(node.macroname)
+    return None
+
+
+def _split_sections(
+    text: str, nodes: list[LatexNode], keep_appendix: bool
+) -> list[tuple[str, str]]:
+    stop = len(text)
+    if not keep_appendix:
+        for n in nodes:
+            if isinstance(n, LatexMacroNode) and n.macroname == "appendix":
+                stop = n.pos
+                break
+    heads = [n for n in nodes if _heading_level(n) == 1 and n.pos < stop]
+    body_end = max((n.pos + n.len for n in nodes), default=len(text))
+    sections = []
+    for i, head in enumerate(heads):
+        heading = _clean_inline(_arg_text(text, head) or "")
+        if _ACK_HEADING.fullmatch(heading.strip(" .:")):
+            continue
+        start = head.pos + head.len
+        end = heads[i + 1].pos if i + 1 < len(heads) else min(stop, body_end)
+        inner = [n for n in nodes if start <= n.pos < end]
+        sections.append((heading, _tidy(_section_body(text, start, end, inner))))
+    return sections
+
+
+def _section_body(text: str, start: int, end: int, nodes: list[LatexNode]) -> str:
+    """A section's LaTeX without acknowledgement blocks and bibliography commands."""
+    edits = []
+    for i, node in enumerate(nodes):
+        if (
+            isinstance(node, LatexEnvironmentNode)
+            and node.environmentname in ACK_ENVIRONMENTS
+            or isinstance(node, LatexMacroNode)
+            and node.macroname in DROPPED_MACROS
+        ):
+            edits.append((node.pos, node.pos + node.len, ""))
+        elif (level := _heading_level(node)) is not None:
+            heading = _clean_inline(_arg_text(text, node) or "")
+            if _ACK_HEADING.fullmatch(heading.strip(" .:")):
+                nxt = next(
+                    (n.pos for n in nodes[i + 1 :] if (_heading_level(n) or 99) <= level), end
+                )
+                edits.append((node.pos, nxt, ""))
+    local = [(s - start, min(e, end) - start, r) for s, e, r in edits]
+    return _splice(text[start:end], local)

@@ -1,0 +1,65 @@
+"""The ``data`` config group's schema (conf/data/*.yaml), registered via ``cycle.schemas``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cycle.core.schemas import register
+
+
+@dataclass
+class SplitConfig:
+    """Target sizes; a smaller corpus is split in the same proportion (see ``splits.split_sizes``)."""
+
+    train: int
+    test: int
+
+
+@dataclass
+class OutlineConfig:
+    """Where Research-14K's outline fields come from: ``heuristic`` (offline rules) or ``llm``."""
+
+    method: str = "heuristic"  # heuristic | llm
+    # llm: the prompt template ({paper} is replaced by the paper's LaTeX); null = built-in prompt.
+    prompt: str | None = None
+    max_paper_chars: int = 60000
+    batch_size: int = 8
+
+
+@dataclass
+class SemanticScholarConfig:
+    """Reference abstracts from the Semantic Scholar batch API; off by default (network)."""
+
+    enabled: bool = False
+    api_key_env: str = "S2_API_KEY"
+    batch_size: int = 500
+    min_interval_s: float = 1.0
+
+
+@dataclass
+class DataConfig:
+    name: str = "sample"
+    # raw: build from LaTeX / OpenReview sources; released: load the released datasets.
+    source: str = "raw"
+    # raw sources; null = the bundled synthetic sample corpus.
+    arxiv_dir: str | None = None
+    openreview_dir: str | None = None
+    # released datasets: a hub id or a local .json/.jsonl/.parquet file or folder.
+    review5k_id: str | None = None
+    research14k_id: str | None = None
+    build: list[str] = field(default_factory=lambda: ["review5k", "research14k"])
+    review5k_split: SplitConfig = field(default_factory=lambda: SplitConfig(4189, 782))
+    research14k_split: SplitConfig = field(default_factory=lambda: SplitConfig(12696, 802))
+    reviewer_variant: str = "A"  # review text layout of the SFT target (FORMATS.md §1)
+    min_reviews: int = 1  # forums with fewer parseable reviews are rejected
+    only_cited: bool = True  # keep only the bib entries the paper cites
+    keep_appendix: bool = False
+    abstract_cache: str | None = None  # JSON {arxiv:/doi:/title: key -> abstract}
+    semantic_scholar: SemanticScholarConfig = field(default_factory=SemanticScholarConfig)
+    outline: OutlineConfig = field(default_factory=OutlineConfig)
+    export: list[str] = field(default_factory=lambda: ["jsonl", "parquet"])
+    max_papers: int | None = None  # cap per source, for quick runs
+
+
+def register_configs() -> None:
+    register("data", DataConfig)
