@@ -25,18 +25,26 @@ def decoder_and_head(model: Any) -> tuple[nn.Module, nn.Module]:
     models forward to the wrapped model, so LoRA adapters injected into either part are used.
     Models that post-process the ``lm_head`` output are refused rather than silently mis-scored.
     """
-    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    config = (
+        model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    )
     for attr in ("final_logit_softcapping", "logit_scale"):
         if getattr(config, attr, None) not in (None, 1.0):
-            raise NotImplementedError(f"{type(model).__name__} sets {attr}; chunked log-probs assume raw lm_head logits")
+            raise NotImplementedError(
+                f"{type(model).__name__} sets {attr}; chunked log-probs assume raw lm_head logits"
+            )
     decoder = model.get_decoder()
     head = model.get_output_embeddings()
     if decoder is None or head is None:
-        raise TypeError(f"{type(model).__name__} exposes no decoder/output embeddings (not a causal LM?)")
+        raise TypeError(
+            f"{type(model).__name__} exposes no decoder/output embeddings (not a causal LM?)"
+        )
     return decoder, head
 
 
-def _chunk_token_logps(head: nn.Module, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def _chunk_token_logps(
+    head: nn.Module, states: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
     logits = head(states)
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16/fp16 -> fp32
     return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
@@ -58,17 +66,23 @@ def completion_logprobs(
     if completion_mask.shape != input_ids.shape or attention_mask.shape != input_ids.shape:
         raise ValueError("input_ids, attention_mask and completion_mask must have the same shape")
     if completion_mask[:, 0].any():
-        raise ValueError("the first token of a row cannot be a completion token (nothing predicts it)")
+        raise ValueError(
+            "the first token of a row cannot be a completion token (nothing predicts it)"
+        )
     if (completion_mask.bool() & ~attention_mask.bool()).any():
         raise ValueError("completion_mask marks padding tokens")
     decoder, head = decoder_and_head(model)
-    hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+    hidden = decoder(
+        input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+    ).last_hidden_state
     rows, cols = completion_mask[:, 1:].bool().nonzero(as_tuple=True)
     states = hidden[rows, cols]
     targets = input_ids[rows, cols + 1]
     score = partial(_chunk_token_logps, head)
     chunks = [
-        checkpoint(score, states[i : i + chunk_size], targets[i : i + chunk_size], use_reentrant=False)
+        checkpoint(
+            score, states[i : i + chunk_size], targets[i : i + chunk_size], use_reentrant=False
+        )
         for i in range(0, states.shape[0], chunk_size)
     ]
     token_logps = torch.cat(chunks) if chunks else hidden.new_zeros(0).float()

@@ -6,8 +6,9 @@ Per prompt the best-scored sample is ``chosen`` and the worst ``rejected`` (RLHF
 - ``too_few_samples``: fewer than two samples were generated;
 - ``missing_reward``: fewer than two samples have a reward (unparseable reviews give ``None``
   or NaN, and such samples are excluded before choosing);
-- ``identical_text``: the best and worst samples have the same text;
-- ``tie``: the best and worst rewards are equal (nothing to prefer).
+- ``tie``: the best and worst rewards are equal (nothing to prefer);
+- ``identical_text``: the best and worst samples have the same text (the reviewer scored one
+  text twice, differently).
 """
 
 from __future__ import annotations
@@ -67,10 +68,10 @@ def best_worst_pairs(samples: Mapping[str, Sequence[Sample]]) -> PairingResult:
             continue
         best = max(scored, key=lambda s: s[1])
         worst = min(scored, key=lambda s: s[1])
-        if best[0] == worst[0]:
-            result.dropped[prompt_id] = "identical_text"
-        elif best[1] == worst[1]:
+        if best[1] == worst[1]:
             result.dropped[prompt_id] = "tie"
+        elif best[0] == worst[0]:
+            result.dropped[prompt_id] = "identical_text"
         else:
             result.pairs.append(PreferencePair(prompt_id, best[0], worst[0], best[1], worst[1]))
     return result

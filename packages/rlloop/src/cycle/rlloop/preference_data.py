@@ -82,7 +82,9 @@ def encode_completion(
         messages = [*prompt, {"role": "assistant", "content": completion}]
         ids, assistant = tokenize_chat(tokenizer, messages)
         if not any(assistant):
-            raise UntrainablePairError("no_completion_tokens", "the chat template marked no assistant tokens")
+            raise UntrainablePairError(
+                "no_completion_tokens", "the chat template marked no assistant tokens"
+            )
         start, end = _last_run(assistant)
         mask = [0] * len(ids)
         mask[start:end] = [1] * (end - start)
@@ -97,7 +99,9 @@ def encode_completion(
         if not completion_ids:
             raise UntrainablePairError("no_completion_tokens", "empty completion and no EOS token")
     if start == 0:
-        raise UntrainablePairError("empty_prompt", "the prompt has no tokens, nothing predicts the first completion token")
+        raise UntrainablePairError(
+            "empty_prompt", "the prompt has no tokens, nothing predicts the first completion token"
+        )
     if start >= max_length:
         raise UntrainablePairError(
             "prompt_too_long", f"the prompt has {start} tokens, max_length is {max_length}"
@@ -120,9 +124,12 @@ def filter_trainable(
 ) -> tuple[Dataset, dict[str, str]]:
     """Drop pairs the collator would refuse; returns the kept rows and ``{prompt_id: reason}``."""
     checked = dataset.map(
-        lambda row: {"drop_reason": drop_reason(row, tokenizer, max_length) or ""}, num_proc=num_proc
+        lambda row: {"drop_reason": drop_reason(row, tokenizer, max_length) or ""},
+        num_proc=num_proc,
     )
-    dropped = {pid: r for pid, r in zip(checked["prompt_id"], checked["drop_reason"], strict=True) if r}
+    dropped = {
+        pid: r for pid, r in zip(checked["prompt_id"], checked["drop_reason"], strict=True) if r
+    }
     kept = checked.filter(lambda reason: not reason, input_columns="drop_reason")
     return kept.remove_columns("drop_reason"), dropped
 
@@ -143,7 +150,9 @@ class PreferenceCollator:
         for side in SIDES:
             for row in rows:
                 try:
-                    encoded.append(encode_completion(self.tokenizer, row["prompt"], row[side], self.max_length))
+                    encoded.append(
+                        encode_completion(self.tokenizer, row["prompt"], row[side], self.max_length)
+                    )
                 except UntrainablePairError as err:
                     raise UntrainablePairError(
                         err.reason, f"pair {row.get('prompt_id')!r} ({side}): {err}"
@@ -159,4 +168,8 @@ class PreferenceCollator:
             input_ids[i, : len(ids)] = torch.tensor(ids)
             attention_mask[i, : len(ids)] = 1
             completion_mask[i, : len(mask)] = torch.tensor(mask)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "completion_mask": completion_mask,
+        }
