@@ -94,10 +94,6 @@ class ParsedReview:
     def accepted(self) -> bool | None:
         return None if self.decision is None else self.decision == "Accept"
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
 
 def _normalize_name(title: str) -> str:
     return " ".join(re.sub(r"[_\-]", " ", title).lower().split())
@@ -128,11 +124,12 @@ def _classify(title: str, level: int) -> _Header | None:
     return None
 
 
-def _header(line: str) -> _Header | None:
+def _header(line: str, bold: bool) -> _Header | None:
+    """A known header line: ``## Title`` (levels 1-3), or ``**Title:**`` when ``bold`` is on."""
     match = _HASH_HEADER.match(line)
     if match:
         return _classify(match.group(2), len(match.group(1)))
-    match = _BOLD_HEADER.match(line)
+    match = _BOLD_HEADER.match(line) if bold else None
     if match:
         inner, after = match.group(1).strip(), match.group(2).strip()
         if inner.endswith(":"):
@@ -154,7 +151,13 @@ class _Sections:
 
 
 def _split_sections(text: str) -> _Sections:
-    """Walk the lines once: review fields, then the meta review (kept verbatim), then the decision."""
+    """Walk the lines once: review fields, then the meta review (kept verbatim), then the decision.
+
+    Bold-only headers (``**Rating:** 6``) count only in a document without ``#`` field headers:
+    human-written review text often holds lines such as ``**Weaknesses:**``.
+    """
+    lines = text.split("\n")
+    bold = not any((h := _header(line, False)) and h.kind == "field" for line in lines)
     out = _Sections()
     state: Literal["reviews", "meta", "decision"] = "reviews"
     current: dict[str, list[str]] = {}
@@ -175,11 +178,11 @@ def _split_sections(text: str) -> _Sections:
         current, field_name = {}, None
         stray.clear()
 
-    for line in text.split("\n"):
+    for line in lines:
         if state == "decision":
             decision.append(line)
             continue
-        header = _header(line)
+        header = _header(line, bold)
         if state == "meta":
             # Sub-headers (### Justification ...) belong to the meta review text.
             if (

@@ -1,0 +1,159 @@
+"""Reviewer evaluation of the paper's Table 1 (FORMATS.md §5): Proxy MSE/MAE, decision accuracy, macro F1.
+
+Averaging is **per paper**: every error array holds one value per paper, and a paper with many
+reviews weighs as much as one with two (for humans, each paper's errors are first averaged over
+its reviews). Papers with fewer than two human ratings, or without a predicted rating, are
+skipped and counted, never silently dropped.
+
+Targets: with human ratings r_1..r_n and prediction p,
+- human individual: for each i, r_i against mean(r without r_i);
+- model "n-1": p against mean(r without r_i) for one i drawn per paper from a generator seeded
+  with ``(seed, paper index)``, so a paper's held-out review does not depend on which other
+  papers were skipped and every model evaluated with the same seed faces the same targets;
+- model "n": p against mean(r) (an easier target: its noise variance is sigma^2/n).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+Mode = Literal["n-1", "n"]
+
+
+@dataclass
+class PaperErrors:
+    """Per-paper squared and absolute errors, and how many papers were left out and why."""
+
+    squared: np.ndarray
+    absolute: np.ndarray
+    papers: list[int]  # index of each evaluated paper in the input
+    skipped_few_ratings: int = 0
+    skipped_no_prediction: int = 0
+
+
+@dataclass
+class ProxyScores:
+    """Proxy MSE / MAE over papers (None when no paper could be evaluated)."""
+
+    mse: float | None
+    mae: float | None
+    n_papers: int
+    skipped_few_ratings: int
+    skipped_no_prediction: int
+
+
+@dataclass
+class DecisionScores:
+    """Accuracy and macro F1 over the papers that have a predicted decision."""
+
+    accuracy: float | None
+    macro_f1: float | None
+    n_papers: int  # papers with a prediction
+    n_missing: int  # papers whose prediction is None
+
+    @property
+    def coverage(self) -> float | None:
+        total = self.n_papers + self.n_missing
+        return self.n_papers / total if total else None
+
+
+def _valid(ratings: Sequence[float | None]) -> np.ndarray:
+    return np.array([r for r in ratings if r is not None], dtype=float)
+
+
+def held_out_index(n: int, paper: int, seed: int) -> int:
+    """The review held out for paper ``paper`` (of ``n`` ratings) in n-1 mode."""
+    return int(np.random.default_rng([seed, paper]).integers(n))
+
+
+def proxy_errors(
+    human_ratings: Sequence[Sequence[float | None]],
+    predicted: Sequence[float | None],
+    mode: Mode = "n-1",
+    seed: int = 0,
+) -> PaperErrors:
+    """Errors of predicted ratings against the human consensus, one pair per evaluated paper."""
+    if len(human_ratings) != len(predicted):
+        raise ValueError(
+            f"{len(human_ratings)} papers of human ratings but {len(predicted)} predictions"
+        )
+    if mode not in ("n-1", "n"):
+        raise ValueError(f"unknown proxy mode {mode!r} (expected 'n-1' or 'n')")
+    errors: list[float] = []
+    papers: list[int] = []
+    few = missing = 0
+    for paper, (ratings, p) in enumerate(zip(human_ratings, predicted, strict=True)):
+        r = _valid(ratings)
+        if len(r) < 2:
+            few += 1
+            continue
+        if p is None:
+            missing += 1
+            continue
+        if mode == "n":
+            target = r.mean()
+        else:
+            target = np.delete(r, held_out_index(len(r), paper, seed)).mean()
+        errors.append(float(p) - float(target))
+        papers.append(paper)
+    e = np.array(errors, dtype=float)
+    return PaperErrors(e**2, np.abs(e), papers, few, missing)
+
+
+def human_individual_errors(human_ratings: Sequence[Sequence[float | None]]) -> PaperErrors:
+    """Each human rating against the mean of the others, averaged over the paper's reviews."""
+    squared: list[float] = []
+    absolute: list[float] = []
+    papers: list[int] = []
+    few = 0
+    for paper, ratings in enumerate(human_ratings):
+        r = _valid(ratings)
+        n = len(r)
+        if n < 2:
+            few += 1
+            continue
+        e = r - (r.sum() - r) / (n - 1)  # r_i - mean(r without r_i), for every i at once
+        squared.append(float(np.mean(e**2)))
+        absolute.append(float(np.mean(np.abs(e))))
+        papers.append(paper)
+    return PaperErrors(np.array(squared), np.array(absolute), papers, skipped_few_ratings=few)
+
+
+def proxy_mse_mae(errors: PaperErrors) -> ProxyScores:
+    """Proxy MSE and MAE: the mean over papers of ``proxy_errors`` or ``human_individual_errors``."""
+    n = len(errors.papers)
+    return ProxyScores(
+        mse=float(errors.squared.mean()) if n else None,
+        mae=float(errors.absolute.mean()) if n else None,
+        n_papers=n,
+        skipped_few_ratings=errors.skipped_few_ratings,
+        skipped_no_prediction=errors.skipped_no_prediction,
+    )
+
+
+def decision_metrics(true: Sequence[bool], pred: Sequence[bool | None]) -> DecisionScores:
+    """Accuracy and macro F1 of Accept (True) / Reject (False) predictions.
+
+    Both labels always enter the F1 average (a class absent from truth and prediction scores 0),
+    so a single-class prediction cannot silently turn macro F1 into one class's F1.
+    """
+    if len(true) != len(pred):
+        raise ValueError(f"{len(true)} true decisions but {len(pred)} predictions")
+    pairs = [(bool(t), bool(p)) for t, p in zip(true, pred, strict=True) if p is not None]
+    missing = len(true) - len(pairs)
+    if not pairs:
+        return DecisionScores(None, None, 0, missing)
+    y_true, y_pred = zip(*pairs, strict=True)
+    return DecisionScores(
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        macro_f1=float(
+            f1_score(y_true, y_pred, labels=[False, True], average="macro", zero_division=0)
+        ),
+        n_papers=len(pairs),
+        n_missing=missing,
+    )

@@ -1,0 +1,116 @@
+"""Table 1 metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cycle.reviewer.metrics import (
+    decision_metrics,
+    held_out_index,
+    human_individual_errors,
+    proxy_errors,
+    proxy_mse_mae,
+)
+
+# Paper 0: [3, 5]; paper 1: [6, 6, 8]; paper 2: one rating (skipped); paper 3: ties [5, 5, 5].
+HUMAN = [[3, 5], [6, 6, 8], [4], [5, 5, 5]]
+
+
+def test_human_individual_errors_per_paper() -> None:
+    errors = human_individual_errors(HUMAN)
+    # [3, 5]: e = -2, +2.  [6, 6, 8]: e = 6-7, 6-7, 8-6 = -1, -1, 2.  [5, 5, 5]: all 0.
+    np.testing.assert_allclose(errors.squared, [4.0, 2.0, 0.0])
+    np.testing.assert_allclose(errors.absolute, [2.0, 4 / 3, 0.0])
+    assert errors.papers == [0, 1, 3]
+    assert errors.skipped_few_ratings == 1
+    scores = proxy_mse_mae(errors)
+    assert scores.mse == pytest.approx(2.0)  # (4 + 2 + 0) / 3: per paper, not per review
+    assert scores.mae == pytest.approx((2 + 4 / 3 + 0) / 3)
+    assert scores.n_papers == 3
+
+
+def test_model_n_mode() -> None:
+    errors = proxy_errors(HUMAN, [5, 7, 9, None], mode="n")
+    # 5 - 4 = 1; 7 - 20/3 = 1/3; paper 2 skipped (one rating); paper 3 skipped (no prediction).
+    np.testing.assert_allclose(errors.squared, [1.0, 1 / 9])
+    np.testing.assert_allclose(errors.absolute, [1.0, 1 / 3])
+    assert (errors.skipped_few_ratings, errors.skipped_no_prediction) == (1, 1)
+    scores = proxy_mse_mae(errors)
+    assert scores.mse == pytest.approx(5 / 9)
+    assert scores.mae == pytest.approx(2 / 3)
+    assert (scores.n_papers, scores.skipped_few_ratings, scores.skipped_no_prediction) == (2, 1, 1)
+
+
+def test_model_n_minus_1_mode_with_two_ratings() -> None:
+    # n = 2: the target is the other rating. Predicting 4 for [3, 5] is 1 off either way.
+    assert proxy_errors([[3, 5]], [4], mode="n-1", seed=7).absolute.tolist() == [1.0]
+    # Predicting 3: held out 3 -> target 5 (error 2), held out 5 -> target 3 (error 0).
+    seen = {float(proxy_errors([[3, 5]], [3], mode="n-1", seed=s).squared[0]) for s in range(40)}
+    assert seen == {0.0, 4.0}
+
+
+def test_n_minus_1_choice_is_seeded_and_independent_of_other_papers() -> None:
+    human = [[1, 5, 9]] * 6
+    pred = [5.0] * 6
+    a = proxy_errors(human, pred, mode="n-1", seed=3)
+    assert np.array_equal(a.squared, proxy_errors(human, pred, mode="n-1", seed=3).squared)
+    # Every error is one of the three hand-computed n-1 targets: mean(5, 9)=7, mean(1, 9)=5, mean(1, 5)=3.
+    assert set(a.absolute.tolist()) <= {2.0, 0.0}
+    for paper, sq in zip(a.papers, a.squared, strict=True):
+        held_out = held_out_index(3, paper, seed=3)
+        target = np.mean(np.delete(np.array(human[paper], dtype=float), held_out))
+        assert sq == (5.0 - target) ** 2
+    # Skipping other papers does not change which review a paper holds out.
+    b = proxy_errors(human, [None, None, 5.0, None, 5.0, 5.0], mode="n-1", seed=3)
+    assert b.papers == [2, 4, 5]
+    assert np.array_equal(b.squared, a.squared[[2, 4, 5]])
+    choices = {tuple(held_out_index(3, p, seed=s) for p in range(6)) for s in range(5)}
+    assert len(choices) > 1  # the seed matters
+
+
+def test_none_human_ratings_are_ignored() -> None:
+    errors = proxy_errors([[4, None, 6], [None, 7]], [5, 7], mode="n")
+    assert errors.papers == [0]
+    assert errors.squared.tolist() == [0.0]
+    assert errors.skipped_few_ratings == 1
+
+
+def test_no_evaluable_paper_gives_none_and_bad_input_raises() -> None:
+    scores = proxy_mse_mae(proxy_errors([[5]], [5.0]))
+    assert (scores.mse, scores.mae, scores.n_papers) == (None, None, 0)
+    with pytest.raises(ValueError, match="predictions"):
+        proxy_errors([[1, 2]], [])
+    with pytest.raises(ValueError, match="mode"):
+        proxy_errors([[1, 2]], [1.0], mode="all")  # type: ignore[arg-type]
+
+
+def test_decision_metrics_hand_computed() -> None:
+    true = [True, True, False, False, False]
+    pred = [True, False, False, True, None]
+    scores = decision_metrics(true, pred)
+    # Over the four predicted: TP=1, FN=1, FP=1, TN=1 -> accuracy 1/2; F1(accept)=F1(reject)=1/2.
+    assert scores.accuracy == pytest.approx(0.5)
+    assert scores.macro_f1 == pytest.approx(0.5)
+    assert (scores.n_papers, scores.n_missing) == (4, 1)
+    assert scores.coverage == pytest.approx(0.8)
+
+
+def test_macro_f1_with_a_single_class_prediction_keeps_both_labels() -> None:
+    # All Accept: accept P=1/2, R=1 -> F1=2/3; reject has no TP -> F1=0; macro = 1/3.
+    scores = decision_metrics([True, False, True, False], [True, True, True, True])
+    assert scores.accuracy == pytest.approx(0.5)
+    assert scores.macro_f1 == pytest.approx(1 / 3)
+    # Only Accepts in truth and prediction: the absent Reject class still counts (as 0).
+    assert decision_metrics([True, True], [True, True]).macro_f1 == pytest.approx(0.5)
+
+
+def test_decision_metrics_without_predictions() -> None:
+    scores = decision_metrics([True, False], [None, None])
+    assert (scores.accuracy, scores.macro_f1, scores.n_missing, scores.coverage) == (
+        None,
+        None,
+        2,
+        0.0,
+    )
+    assert decision_metrics([], []).coverage is None
