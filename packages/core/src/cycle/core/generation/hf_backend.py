@@ -53,7 +53,9 @@ class HFGenerator(Generator):
         eos = model.generation_config.eos_token_id
         eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
         self.eos_ids = set(eos) | ({tokenizer.eos_token_id} - {None})
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.pad_id = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
 
     def generate(
         self,
@@ -98,9 +100,10 @@ class HFGenerator(Generator):
         # generation_config.json (or transformers' own defaults, e.g. top_k=50) cannot change
         # what SamplingConfig says; temperature / top-k / top-p run as the warpers above, before
         # the log-prob recorder. Greedy decoding ignores them (and warns if they are set).
-        neutral = {} if is_greedy(sampling) else dict(
-            temperature=1.0, top_k=0, top_p=1.0, typical_p=1.0, epsilon_cutoff=0.0, eta_cutoff=0.0
-        )
+        neutral: dict[str, Any] = {}
+        if not is_greedy(sampling):
+            neutral = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "typical_p": 1.0}
+            neutral |= {"epsilon_cutoff": 0.0, "eta_cutoff": 0.0}
         config = GenerationConfig(
             max_new_tokens=sampling.max_new_tokens,
             min_new_tokens=sampling.min_new_tokens,
@@ -127,7 +130,11 @@ class HFGenerator(Generator):
         ]
 
     def _completion(
-        self, ids: list[int], logprobs: list[float] | None, sampling: SamplingConfig, stops: list[str]
+        self,
+        ids: list[int],
+        logprobs: list[float] | None,
+        sampling: SamplingConfig,
+        stops: list[str],
     ) -> Completion:
         finish: FinishReason | None = None
         eos_at = next((i for i, t in enumerate(ids) if t in self.eos_ids), None)
