@@ -95,6 +95,11 @@ def test_greedy_with_n_repeats_the_one_greedy_completion(generator):
     assert out[0][0] is not out[0][1]
 
 
+def test_empty_prompt_is_named_in_the_error(generator):
+    with pytest.raises(ValueError, match="prompt 1 is empty"):
+        generator.generate(["The method", ""], SamplingConfig(temperature=0.0, max_new_tokens=4))
+
+
 def test_max_new_tokens_gives_length(generator):
     out = generator.generate(["The method"], SamplingConfig(temperature=0.0, max_new_tokens=5))
     c = out[0][0]

@@ -59,11 +59,19 @@ def is_greedy(sampling: SamplingConfig) -> bool:
     return sampling.temperature <= 0
 
 
-def encode_prompt(tokenizer: Any, prompt: PromptLike) -> list[int]:
-    """Token ids of a prompt. A chat's template already writes the special tokens it wants (BOS),
-    so only plain strings get the tokenizer's own special tokens added."""
-    text = render_prompt(tokenizer, prompt)
-    return list(tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"])
+def encode_prompts(tokenizer: Any, prompts: Sequence[PromptLike]) -> list[list[int]]:
+    """Token ids of each prompt. A chat's template already writes the special tokens it wants
+    (BOS), so only plain strings get the tokenizer's own special tokens added."""
+    encoded = []
+    for i, prompt in enumerate(prompts):
+        text = render_prompt(tokenizer, prompt)
+        ids = list(tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"])
+        if not ids:
+            raise ValueError(
+                f"prompt {i} is empty after tokenization; a model needs at least one token"
+            )
+        encoded.append(ids)
+    return encoded
 
 
 def replicate(groups: list[list[Completion]], n: int) -> list[list[Completion]]:

@@ -13,7 +13,7 @@ from cycle.core.generation.base import (
     Completion,
     FinishReason,
     Generator,
-    encode_prompt,
+    encode_prompts,
     is_greedy,
     num_samples,
     replicate,
@@ -68,7 +68,7 @@ class HFGenerator(Generator):
         n = num_samples(sampling, n)
         # Greedy decoding gives the same text n times: decode once, copy.
         per_prompt = 1 if is_greedy(sampling) else n
-        encoded = [encode_prompt(self.tokenizer, p) for p in prompts]
+        encoded = encode_prompts(self.tokenizer, prompts)
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         results: list[list[Completion]] = [[] for _ in encoded]

@@ -16,7 +16,7 @@ from cycle.core.generation.base import (
     Completion,
     FinishReason,
     Generator,
-    encode_prompt,
+    encode_prompts,
     is_greedy,
     num_samples,
     replicate,
@@ -198,7 +198,7 @@ class VLLMGenerator(Generator):
         n = num_samples(sampling, n)
         if not prompts:
             return []
-        requests = [{"prompt_token_ids": encode_prompt(self.tokenizer, p)} for p in prompts]
+        requests = [{"prompt_token_ids": ids} for ids in encode_prompts(self.tokenizer, prompts)]
         params = [
             SamplingParams(
                 **sampling_params_kwargs(sampling, n, prompt_index=i, extra_args=self.extra_args)
