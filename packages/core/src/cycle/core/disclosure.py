@@ -34,7 +34,9 @@ SIMULATED_STATEMENT = _SIMULATED
 def disclosure_statement(fmt: str = "text", simulated: bool = False) -> str:
     """The statement in ``fmt`` (text, latex, markdown), with the simulated-results sentence if asked."""
     if fmt not in DISCLOSURE_STATEMENT:
-        raise ValueError(f"unknown disclosure format '{fmt}' (choose from {sorted(DISCLOSURE_STATEMENT)})")
+        raise ValueError(
+            f"unknown disclosure format '{fmt}' (choose from {sorted(DISCLOSURE_STATEMENT)})"
+        )
     body = DISCLOSURE_STATEMENT[fmt]
     return f"{body} {_SIMULATED}" if simulated else body
 

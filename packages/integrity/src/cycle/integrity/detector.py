@@ -109,17 +109,21 @@ def analytic_terms(
     """Per-row sums (log-lik, expected log-lik, variance) over the positions where ``mask`` is true.
 
     ``logits_*`` are ``[B, T, V]`` aligned with ``labels`` ``[B, T]`` (the logits at t predict
-    labels[t]); ``logits_ref=None`` is white-box mode. The log-softmax is taken once, in fp32.
+    labels[t]); ``logits_ref=None`` is white-box mode. The log-softmax is taken once, in fp32;
+    per-position terms are summed in float64. The variance uses the centered form
+    sum_v q (lp - mu)^2 (the reference code's E[lp^2] - mu^2 loses precision in fp32).
     """
     lprobs = torch.log_softmax(logits_score.float(), dim=-1)
     probs_ref = lprobs.exp() if logits_ref is None else torch.softmax(logits_ref.float(), dim=-1)
     ll = lprobs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
     mean = (probs_ref * lprobs).sum(-1)
-    var = (probs_ref * lprobs.square()).sum(-1) - mean.square()
-    if mask is None:
-        return ll.sum(-1), mean.sum(-1), var.sum(-1)
-    m = mask.to(ll.dtype)
-    return (ll * m).sum(-1), (mean * m).sum(-1), (var * m).sum(-1)
+    # Centered form: E[lp^2] - mu^2 cancels catastrophically in fp32 when the variance is small.
+    var = (probs_ref * (lprobs - mean.unsqueeze(-1)).square()).sum(-1)
+    terms = torch.stack([ll, mean, var]).double()  # sums over positions in float64
+    if mask is not None:
+        terms = terms * mask.to(terms.dtype)
+    ll_sum, mean_sum, var_sum = terms.sum(-1)
+    return ll_sum, mean_sum, var_sum
 
 
 def analytic_criterion(
@@ -147,7 +151,9 @@ def check_window(window: int, context: int) -> None:
     if window < 2:
         raise ValueError(f"window must be at least 2 tokens, got {window}")
     if not 0 <= context < window - 1:
-        raise ValueError(f"context must be in [0, window - 1), got context={context} window={window}")
+        raise ValueError(
+            f"context must be in [0, window - 1), got context={context} window={window}"
+        )
 
 
 def plan_windows(
@@ -179,7 +185,8 @@ class FastDetectGPT:
     """Scores texts with the analytic criterion; one model serves both roles by default.
 
     ``window`` is the number of tokens per forward pass (at most the model's context),
-    ``context`` the left context re-fed before each later window's scored span, ``max_tokens``
+    ``context`` the left context re-fed before each later window's scored span (default a
+    quarter of the window), ``max_tokens``
     the cap on scored tokens per text, ``logits_chunk`` the number of positions whose
     ``[B, chunk, V]`` logits are materialized at once (bounds memory for large vocabularies).
     """
@@ -191,7 +198,7 @@ class FastDetectGPT:
         reference_model: Any | None = None,
         reference_tokenizer: Any | None = None,
         window: int = 2048,
-        context: int = 512,
+        context: int | None = None,
         max_tokens: int | None = None,
         batch_size: int = 4,
         logits_chunk: int = 1024,
@@ -214,6 +221,7 @@ class FastDetectGPT:
                     f"output vocabularies ({v_ref} reference, {v_score} scoring) are smaller than "
                     f"the shared tokenizer ({len(tokenizer)} tokens)"
                 )
+        context = window // 4 if context is None else context
         check_window(window, context)
         self.window = window
         self.context = context
@@ -247,7 +255,9 @@ class FastDetectGPT:
         jobs.sort(key=lambda w: w.end - w.start, reverse=True)  # similar lengths share a batch
         for b in range(0, len(jobs), self.batch_size):
             batch = jobs[b : b + self.batch_size]
-            for w, (ll, mean, var, n) in zip(batch, self._score_windows(sequences, batch), strict=True):
+            for w, (ll, mean, var, n) in zip(
+                batch, self._score_windows(sequences, batch), strict=True
+            ):
                 terms[w.text].add(ll, mean, var, n)
         return [
             DetectionScore(
@@ -290,12 +300,17 @@ class FastDetectGPT:
             logits_score = head_score(hidden_score[:, z])[..., :vocab]
             logits_ref = None if head_ref is None else head_ref(hidden_ref[:, z])[..., :vocab]
             ll, mean, var = analytic_terms(logits_score, labels[:, z], logits_ref, scored[:, z])
-            sums += torch.stack([ll, mean, var]).double()
+            sums += torch.stack([ll, mean, var])
         n = scored.sum(-1).tolist()
-        return [(float(s[0]), float(s[1]), float(s[2]), int(k)) for s, k in zip(sums.T.cpu(), n, strict=True)]
+        return [
+            (float(s[0]), float(s[1]), float(s[2]), int(k))
+            for s, k in zip(sums.T.cpu(), n, strict=True)
+        ]
 
 
-def _hidden_and_head(model: Any, input_ids: torch.Tensor, attention: torch.Tensor) -> tuple[torch.Tensor, Any]:
+def _hidden_and_head(
+    model: Any, input_ids: torch.Tensor, attention: torch.Tensor
+) -> tuple[torch.Tensor, Any]:
     """Last hidden states and a function mapping them to logits, so that the ``[B, T, V]`` logits
     are built chunk by chunk; models without a separable decoder fall back to full logits."""
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
@@ -303,7 +318,9 @@ def _hidden_and_head(model: Any, input_ids: torch.Tensor, attention: torch.Tenso
     if decoder is None or head is None or decoder is model:
         logits = model(input_ids=input_ids, attention_mask=attention, use_cache=False).logits
         return logits[:, :-1], lambda x: x
-    hidden = decoder(input_ids=input_ids, attention_mask=attention, use_cache=False).last_hidden_state[:, :-1]
+    hidden = decoder(
+        input_ids=input_ids, attention_mask=attention, use_cache=False
+    ).last_hidden_state[:, :-1]
     cap = getattr(model.config, "final_logit_softcapping", None)
 
     def to_logits(h: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,1 @@
+"""Integrity safeguards: Fast-DetectGPT detection and calibration, a keyed watermark, disclosure checks."""

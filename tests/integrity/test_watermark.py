@@ -1,0 +1,86 @@
+"""Keyed green-list watermark: PRF properties, the processor, detection on tiny-model output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cycle.integrity.watermark import (
+    WatermarkConfig,
+    WatermarkDetector,
+    WatermarkLogitsProcessor,
+    apply_watermark,
+    green_mask,
+    is_green,
+)
+
+
+def test_green_list_is_keyed_and_has_gamma_fraction():
+    ctx = torch.tensor([[5, 17], [5, 18], [900, 3]])
+    m = green_mask(42, ctx, 20_000, 0.25)
+    assert m.float().mean(1).sub(0.25).abs().max() < 0.02
+    assert (m[0] != m[1]).float().mean() > 0.3  # a different context gives another list
+    assert (green_mask(43, ctx, 20_000, 0.25)[0] != m[0]).float().mean() > 0.3  # so does a key
+    # NumPy detection side sees the same bits as the torch generation side
+    np.testing.assert_array_equal(
+        is_green(42, np.repeat([[5, 17]], 20_000, 0), np.arange(20_000), 0.25), m[0].numpy()
+    )
+
+
+def test_apply_adds_delta_to_green_only():
+    cfg = WatermarkConfig(enabled=True, key=7, gamma=0.5, delta=3.0, context_width=1)
+    scores = torch.zeros(2, 100)
+    ctx = torch.tensor([[1], [2]])
+    out = apply_watermark(scores, ctx, cfg)
+    np.testing.assert_array_equal(out.numpy(), 3.0 * green_mask(7, ctx, 100, 0.5).float().numpy())
+
+
+def test_detector_counts_hand_built_sequence():
+    cfg = WatermarkConfig(enabled=True, key=11, gamma=0.25, context_width=1)
+    mask = green_mask(11, torch.tensor([[3]]), 1000, 0.25)[0]
+    green_tok, red_tok = int(mask.nonzero()[0]), int((~mask).nonzero()[0])
+    det = WatermarkDetector(cfg, vocab_size=1000)
+    r = det.detect(
+        [3, green_tok, 3, red_tok]
+    )  # pairs (3,g) (g,3) (3,r): one known green, one known red
+    assert r.num_tokens_scored == 3
+    rep = det.detect(
+        [3, green_tok] * 10
+    )  # repeats collapse to the 2 distinct (context, token) pairs
+    assert rep.num_tokens_scored == 2
+    with pytest.raises(ValueError):
+        det.detect([3, 1000])
+
+
+def _sample(model, tok, processors, seed):
+    from transformers import LogitsProcessorList
+
+    prompt = tok("The method", return_tensors="pt")
+    torch.manual_seed(seed)
+    out = model.generate(
+        **prompt,
+        do_sample=True,
+        top_k=0,
+        max_new_tokens=200,
+        min_new_tokens=200,
+        logits_processor=LogitsProcessorList(processors),
+    )
+    return prompt["input_ids"][0].tolist(), out[0, prompt["input_ids"].shape[1] :].tolist()
+
+
+def test_detects_watermarked_tiny_model_output(tiny_lm):
+    model, tok = tiny_lm
+    cfg = WatermarkConfig(enabled=True, key=2024, gamma=0.25, delta=4.0, context_width=2)
+    det = WatermarkDetector(cfg, vocab_size=len(tok))
+    prompt, marked = _sample(model, tok, [WatermarkLogitsProcessor(cfg)], seed=0)
+    _, plain = _sample(model, tok, [], seed=0)
+    hit = det.detect(marked, prefix_ids=prompt)
+    miss = det.detect(plain, prefix_ids=prompt)
+    assert hit.num_tokens_scored > 150
+    assert hit.z_score > 4 and hit.p_value < 1e-6 and hit.prediction
+    assert abs(miss.z_score) < 2 and not miss.prediction
+    assert (
+        WatermarkDetector(WatermarkConfig(key=2025, context_width=2)).detect(marked, prompt).z_score
+        < 2
+    )  # wrong key
