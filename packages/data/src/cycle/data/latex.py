@@ -104,7 +104,7 @@ def _context_db():
 _DB = _context_db()
 
 
-def _walker(text: str, tolerant: bool = True) -> LatexWalker:
+def latex_walker(text: str, tolerant: bool = True) -> LatexWalker:
     return LatexWalker(text, latex_context=_DB, tolerant_parsing=tolerant)
 
 
@@ -139,7 +139,7 @@ def _splice(text: str, edits: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def _arg_text(text: str, node: LatexMacroNode, index: int = -1) -> str | None:
+def arg_text(text: str, node: LatexMacroNode, index: int = -1) -> str | None:
     """Inner LaTeX of a macro's brace argument (the last one by default)."""
     args = [a for a in (node.nodeargd.argnlist if node.nodeargd else []) if a is not None]
     groups = [a for a in args if isinstance(a, LatexGroupNode) and a.delimiters[0] == "{"]
@@ -166,7 +166,7 @@ def read_tex(path: Path) -> str:
 def strip_comments(text: str) -> str:
     """Remove ``%`` comments. A comment-only line disappears; a trailing comment is cut together
     with the spaces before it (a ``%`` glued to a word is kept, since it suppresses a space)."""
-    nodes, _, _ = _walker(text).get_latex_nodes()
+    nodes, _, _ = latex_walker(text).get_latex_nodes()
     edits = []
     for node in walk(nodes):
         if not isinstance(node, LatexCommentNode):
@@ -239,14 +239,14 @@ def expand_file(
     root = (root or path.parent).resolve()
     path = path.resolve()
     text, problems = remove_skipped_blocks(strip_comments(read_tex(path)))
-    nodes, _, _ = _walker(text).get_latex_nodes()
+    nodes, _, _ = latex_walker(text).get_latex_nodes()
     edits = []
     for node in walk(nodes):
         if not (
             isinstance(node, LatexMacroNode) and node.macroname in ("input", "include", "subfile")
         ):
             continue
-        name = _arg_text(text, node)
+        name = arg_text(text, node)
         end = node.pos + node.len
         if name is None:  # TeX primitive syntax: \input file
             m = re.match(r"\\(?:input|include|subfile)\s+([^\s\\{}%]+)", text[node.pos :])
@@ -277,20 +277,21 @@ def expand_file(
     return _splice(text, edits), problems
 
 
+def drop_macros(latex: str, names: frozenset[str] | set[str], replacement: str = "") -> str:
+    """Remove every use of the named macros, with their arguments."""
+    nodes, _, _ = latex_walker(latex).get_latex_nodes()
+    edits = [
+        (n.pos, n.pos + n.len, replacement)
+        for n in walk(nodes)
+        if isinstance(n, LatexMacroNode) and n.macroname in names
+    ]
+    return _splice(latex, edits)
+
+
 def _clean_inline(latex: str) -> str:
     """A title for metadata: ``\\thanks`` removed, ``\\\\`` and newlines as spaces."""
-    nodes, _, _ = _walker(latex).get_latex_nodes()
-    edits = [
-        (n.pos, n.pos + n.len, "")
-        for n in walk(nodes)
-        if isinstance(n, LatexMacroNode) and n.macroname in ("thanks", "footnote", "label")
-    ]
-    edits += [
-        (n.pos, n.pos + n.len, " ")
-        for n in walk(nodes)
-        if isinstance(n, LatexMacroNode) and n.macroname in ("\\", "newline")
-    ]
-    return " ".join(_splice(latex, edits).split())
+    latex = drop_macros(latex, {"thanks", "footnote", "label"})
+    return " ".join(drop_macros(latex, {"\\", "newline"}, " ").split())
 
 
 def _tidy(latex: str) -> str:
@@ -317,30 +318,26 @@ def parse_document(text: str, keep_appendix: bool = False) -> LatexDocument:
     """
     doc = LatexDocument()
     try:
-        nodes, _, _ = _walker(text, tolerant=False).get_latex_nodes()
+        nodes, _, _ = latex_walker(text, tolerant=False).get_latex_nodes()
     except LatexWalkerError as err:
         doc.problems.append(f"malformed LaTeX (parsed tolerantly): {str(err).splitlines()[0]}")
-        nodes, _, _ = _walker(text).get_latex_nodes()
+        nodes, _, _ = latex_walker(text).get_latex_nodes()
 
     all_nodes = list(walk(nodes))
     for node in all_nodes:
         if isinstance(node, LatexMacroNode):
             name = node.macroname
-            if (
-                name in TITLE_MACROS
-                and not doc.title
-                and (arg := _arg_text(text, node)) is not None
-            ):
+            if name in TITLE_MACROS and not doc.title and (arg := arg_text(text, node)) is not None:
                 doc.title = _clean_inline(arg)
-            elif name == "abstract" and not doc.abstract and (arg := _arg_text(text, node)):
+            elif name == "abstract" and not doc.abstract and (arg := arg_text(text, node)):
                 doc.abstract = _tidy(arg)
             elif name in ("bibliography", "addbibresource"):
-                doc.bib_files += _split_keys(_arg_text(text, node))
-            elif name == "includegraphics" and (arg := _arg_text(text, node)):
+                doc.bib_files += _split_keys(arg_text(text, node))
+            elif name == "includegraphics" and (arg := arg_text(text, node)):
                 doc.figures.append(arg.strip())
             elif re.fullmatch(r"(no)?[cC]ite[a-z]*", name):
                 doc.cited_keys += [
-                    k for k in _split_keys(_arg_text(text, node)) if k not in doc.cited_keys
+                    k for k in _split_keys(arg_text(text, node)) if k not in doc.cited_keys
                 ]
         elif (
             isinstance(node, LatexEnvironmentNode)
@@ -384,7 +381,7 @@ def _split_sections(
     body_end = max((n.pos + n.len for n in nodes), default=len(text))
     sections = []
     for i, head in enumerate(heads):
-        heading = _clean_inline(_arg_text(text, head) or "")
+        heading = _clean_inline(arg_text(text, head) or "")
         if _ACK_HEADING.fullmatch(heading.strip(" .:")):
             continue
         start = head.pos + head.len
@@ -406,7 +403,7 @@ def _section_body(text: str, start: int, end: int, nodes: list[LatexNode]) -> st
         ):
             edits.append((node.pos, node.pos + node.len, ""))
         elif (level := _heading_level(node)) is not None:
-            heading = _clean_inline(_arg_text(text, node) or "")
+            heading = _clean_inline(arg_text(text, node) or "")
             if _ACK_HEADING.fullmatch(heading.strip(" .:")):
                 nxt = next(
                     (n.pos for n in nodes[i + 1 :] if (_heading_level(n) or 99) <= level), end

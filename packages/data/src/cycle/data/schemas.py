@@ -52,6 +52,9 @@ class DataConfig:
     research14k_split: SplitConfig = field(default_factory=lambda: SplitConfig(12696, 802))
     reviewer_variant: str = "A"  # review text layout of the SFT target (FORMATS.md §1)
     min_reviews: int = 1  # forums with fewer parseable reviews are rejected
+    accepted_only: bool = (
+        True  # Research-14K keeps accepted papers (decision known and not Accept -> out)
+    )
     only_cited: bool = True  # keep only the bib entries the paper cites
     keep_appendix: bool = False
     abstract_cache: str | None = None  # JSON {arxiv:/doi:/title: key -> abstract}

@@ -1,0 +1,122 @@
+"""Review-5K: one row per reviewed paper, and the reviewer SFT view.
+
+The SFT view is system prompt + paper text -> the review document of FORMATS.md §1
+(``render_review_text``: reviews from lowest to highest rating, then meta review and
+decision). The train/test split is seeded; see ``splits`` for how sizes scale.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from cycle.data.features import REVIEW5K, REVIEW5K_SFT
+from cycle.data.problems import Problem
+from cycle.data.records import ReviewedPaper
+from cycle.data.review_text import ReviewSet, render_review_text
+from cycle.data.splits import random_split
+from cycle.data.writer import EXPORTS, RejectLog, RowSpool, TokenCounter, length_stats, save_splits
+
+# The CycleReviewer instruction (zhu-minjun/Researcher, CycleReviewer.evaluate); {n} = reviews.
+REVIEWER_SYSTEM_PROMPT = """You are an expert academic reviewer tasked with providing a thorough and balanced evaluation of research papers. For each paper submitted, conduct a comprehensive review addressing the following aspects:
+
+1. Summary: Briefly outline main points and objectives.
+2. Soundness: Assess methodology and logical consistency.
+3. Presentation: Evaluate clarity, organization, and visual aids.
+4. Contribution: Analyze significance and novelty in the field.
+5. Strengths: Identify the paper's strongest aspects.
+6. Weaknesses: Point out areas for improvement.
+7. Questions: Pose questions for the authors.
+8. Rating: Score 1-10, justify your rating.
+9. Meta Review: Provide overall assessment and recommendation (Accept/Reject).
+
+Maintain objectivity and provide specific examples from the paper to support your evaluation.
+
+You need to fill out **{n}** review opinions."""
+
+
+def review5k_row(rp: ReviewedPaper) -> dict[str, Any]:
+    ratings = rp.ratings
+    return {
+        "id": rp.paper.paper_id,
+        "title": rp.paper.title,
+        "paper_text": rp.paper.text,
+        **rp.to_row(),
+        "accepted": rp.accepted,
+        "ratings": ratings,
+        "mean_rating": sum(ratings) / len(ratings) if ratings else None,
+    }
+
+
+def reviewer_messages(row: dict[str, Any], variant: str = "A") -> list[dict[str, str]]:
+    """system + user (paper text) + assistant (review document) for one Review-5K row."""
+    rp = ReviewedPaper.from_row(row)
+    target = render_review_text(ReviewSet(rp.reviews, rp.meta_review, rp.decision), variant=variant)
+    return [
+        {"role": "system", "content": REVIEWER_SYSTEM_PROMPT.format(n=len(rp.reviews))},
+        {"role": "user", "content": row["paper_text"]},
+        {"role": "assistant", "content": target},
+    ]
+
+
+def sft_view(ds: Dataset, variant: str = "A") -> Dataset:
+    return ds.map(
+        lambda row: {"messages": reviewer_messages(row, variant)},
+        remove_columns=[c for c in ds.column_names if c not in ("id", "mean_rating", "decision")],
+        features=REVIEW5K_SFT,
+    )
+
+
+def build_review5k(
+    forums: Iterable[tuple[ReviewedPaper | None, list[Problem]]],
+    out_dir: str | Path,
+    rejects: RejectLog,
+    train: int = 4189,
+    test: int = 782,
+    seed: int = 0,
+    variant: str = "A",
+    export: Sequence[str] = EXPORTS,
+    count_tokens: TokenCounter | None = None,
+) -> dict[str, Any]:
+    """Stream forums into ``out_dir/{papers,sft}``; returns the summary (counts, lengths)."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".review5k.") as work:
+        spool = RowSpool(Path(work) / "rows.jsonl")
+        n_reviews = 0
+        for rp, problems in forums:
+            rejects.add("review5k", problems)
+            if rp is not None:
+                spool.add(review5k_row(rp))
+                n_reviews += len(rp.reviews)
+        ds = spool.to_dataset(REVIEW5K, Path(work) / "cache")
+        splits = random_split(ds, train, test, seed)
+        save_splits(splits, out_dir / "papers", export)
+        sft = {name: sft_view(split, variant) for name, split in splits.items()}
+        save_splits(sft, out_dir / "sft", export)
+        summary: dict[str, Any] = {
+            "papers": len(ds),
+            "reviews": n_reviews,
+            "train": len(splits["train"]),
+            "test": len(splits["test"]),
+            "unused": len(ds) - len(splits["train"]) - len(splits["test"]),
+            "accepted": sum(ds["accepted"]) if len(ds) else 0,
+        }
+        if count_tokens is not None:
+            summary["paper_tokens"] = length_stats(
+                [count_tokens(t) for b in ds.iter(batch_size=64) for t in b["paper_text"]]
+            )
+            summary["target_tokens"] = length_stats(
+                [
+                    count_tokens(m[-1]["content"])
+                    for split in sft.values()
+                    for b in split.iter(batch_size=64)
+                    for m in b["messages"]
+                ]
+            )
+        del ds, splits, sft  # release the Arrow cache files before the work dir goes
+    return summary

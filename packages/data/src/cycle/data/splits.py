@@ -1,0 +1,46 @@
+"""Train/test split sizes and the two split rules (seeded random, chronological).
+
+The paper's sizes are targets: a corpus with at least ``train + test`` rows gets exactly those
+sizes (rows beyond them are left out and counted as unused); a smaller corpus keeps the
+paper's test fraction, ``test = round(n * test / (train + test))`` (at least 1 when n >= 2),
+and trains on the rest.
+"""
+
+from __future__ import annotations
+
+from datasets import Dataset
+
+
+def split_sizes(n: int, train: int, test: int) -> tuple[int, int]:
+    if train < 0 or test < 0 or train + test == 0:
+        raise ValueError(f"split sizes must be non-negative and not both zero: {train}/{test}")
+    if n >= train + test:
+        return train, test
+    n_test = round(n * test / (train + test))
+    if n >= 2 and test > 0:
+        n_test = min(max(n_test, 1), n - 1 if train > 0 else n)
+    return n - n_test, n_test
+
+
+def random_split(ds: Dataset, train: int, test: int, seed: int) -> dict[str, Dataset]:
+    """Seeded shuffle; the first ``train`` rows train, the next ``test`` rows test."""
+    n_train, n_test = split_sizes(len(ds), train, test)
+    shuffled = ds.shuffle(seed=seed)
+    return {
+        "train": shuffled.select(range(n_train)),
+        "test": shuffled.select(range(n_train, n_train + n_test)),
+    }
+
+
+def chronological_split(
+    ds: Dataset, train: int, test: int, column: str = "date"
+) -> dict[str, Dataset]:
+    """Oldest to newest: the newest ``test`` rows test, the ``train`` rows just before them train
+    (ties broken by the existing row order, which is stable)."""
+    n_train, n_test = split_sizes(len(ds), train, test)
+    ordered = ds.sort(column)
+    n = len(ordered)
+    return {
+        "train": ordered.select(range(n - n_test - n_train, n - n_test)),
+        "test": ordered.select(range(n - n_test, n)),
+    }

@@ -1,0 +1,195 @@
+"""``cycle build_data``: Review-5K and Research-14K from raw sources or the released datasets.
+
+Writes ``<run>/review5k/{papers,sft}`` and ``<run>/research14k/papers`` (each ``hf/`` from
+``save_to_disk`` plus per-split JSONL/parquet), ``rejected.jsonl`` (every dropped or repaired
+record with its reason) and ``summary.json``; a rerun skips datasets already registered.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from cycle.core.io import atomic_write_json
+from cycle.core.runs import Run
+from cycle.data.abstracts import load_abstract_cache
+from cycle.data.arxiv import iter_source_folders, load_arxiv_paper
+from cycle.data.openreview import iter_forums
+from cycle.data.outline import build_outline_extractor
+from cycle.data.records import Paper
+from cycle.data.released import (
+    RESEARCH14K_HUB,
+    REVIEW5K_HUB,
+    load_released,
+    reviewed_paper_from_record,
+)
+from cycle.data.research14k import build_research14k
+from cycle.data.review5k import build_review5k
+from cycle.data.schemas import DataConfig
+from cycle.data.semantic_scholar import SemanticScholar
+from cycle.data.writer import RejectLog, make_token_counter, save_splits
+
+log = logging.getLogger(__name__)
+DATASETS = ("review5k", "research14k")
+
+
+def sample_dir() -> Path:
+    """The bundled synthetic corpus (package data of cycle-data)."""
+    return Path(str(importlib.resources.files("cycle.data") / "sample"))
+
+
+def _data_config(node: DictConfig) -> DataConfig:
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DataConfig), node))
+
+
+def _released_rows(source: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(split, row) for every row of a released dataset, split by split."""
+    import datasets
+
+    loaded = load_released(source)
+    splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [("train", loaded)]
+    for name, ds in splits:
+        for row in ds:
+            yield name, row
+
+
+def _research_papers(data: DataConfig) -> Iterator[tuple[Paper | None, list]]:
+    root = Path(data.arxiv_dir) if data.arxiv_dir else sample_dir() / "arxiv"
+    for folder in islice(iter_source_folders(root), data.max_papers):
+        yield load_arxiv_paper(folder, only_cited=data.only_cited, keep_appendix=data.keep_appendix)
+
+
+def _reviewed_papers(data: DataConfig) -> Iterator[tuple[Any, list]]:
+    if data.source == "released":
+        for split, row in _released_rows(data.review5k_id or REVIEW5K_HUB):
+            yield reviewed_paper_from_record(row, source=f"{data.review5k_id}:{split}")
+        return
+    root = Path(data.openreview_dir) if data.openreview_dir else sample_dir() / "openreview"
+    yield from islice(iter_forums(root, data.min_reviews), data.max_papers)
+
+
+def _import_research14k(data: DataConfig, out_dir: Path) -> dict[str, Any]:
+    """Released Research-14K rows are already in the target layout: saved as released."""
+    import datasets
+
+    loaded = load_released(data.research14k_id or RESEARCH14K_HUB)
+    splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
+    save_splits(splits, out_dir / "papers", data.export)
+    return {name: len(ds) for name, ds in splits.items()}
+
+
+def _outline_extractor(cfg: DictConfig, data: DataConfig) -> Any:
+    if data.outline.method != "llm":
+        return build_outline_extractor(data.outline)
+    from cycle.core.generation.factory import build_generator
+    from cycle.core.schemas import SamplingConfig
+
+    sampling = OmegaConf.to_object(
+        OmegaConf.merge(OmegaConf.structured(SamplingConfig), cfg.sampling)
+    )
+    return build_outline_extractor(data.outline, build_generator(cfg.backend, cfg.model), sampling)
+
+
+def _semantic_scholar(cfg: DictConfig, data: DataConfig) -> SemanticScholar | None:
+    s2 = data.semantic_scholar
+    if not s2.enabled:
+        return None
+    return SemanticScholar(
+        Path(cfg.paths.cache_dir) / "semantic_scholar",
+        api_key=os.environ.get(s2.api_key_env),
+        batch_size=s2.batch_size,
+        min_interval_s=s2.min_interval_s,
+    )
+
+
+def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
+    data = _data_config(cfg.data)
+    if data.source not in ("raw", "released"):
+        raise ValueError(f"data.source must be 'raw' or 'released', got {data.source!r}")
+    todo = [name for name in data.build if not run.has(name)]
+    unknown = set(data.build) - set(DATASETS)
+    if unknown:
+        raise ValueError(f"data.build: unknown datasets {sorted(unknown)} (choose from {DATASETS})")
+    rejects_path = run.path("rejected.jsonl")
+    if todo and rejects_path.exists() and not any(run.has(n) for n in DATASETS):
+        rejects_path.unlink()  # a fresh build: start the reject list anew
+    rejects = RejectLog(rejects_path)
+    tokenizer = None
+    if cfg.get("token_stats", True) and todo:
+        from cycle.core.models import load_tokenizer
+
+        tokenizer = load_tokenizer(cfg.model)
+    count = make_token_counter(tokenizer)
+
+    summary: dict[str, Any] = {
+        "data": data.name,
+        "source": data.source,
+        "token_unit": "tokens" if tokenizer else "words",
+    }
+    if "review5k" in todo:
+        split = data.review5k_split
+        summary["review5k"] = build_review5k(
+            _reviewed_papers(data),
+            run.dir / "review5k",
+            rejects,
+            train=split.train,
+            test=split.test,
+            seed=int(cfg.seed),
+            variant=data.reviewer_variant,
+            export=data.export,
+            count_tokens=count,
+        )
+        run.add_artifact("review5k", run.dir / "review5k", **summary["review5k"])
+    if "research14k" in todo and data.source == "released":
+        summary["research14k"] = _import_research14k(data, run.dir / "research14k")
+        run.add_artifact("research14k", run.dir / "research14k", **summary["research14k"])
+    elif "research14k" in todo:
+        split = data.research14k_split
+        s2 = _semantic_scholar(cfg, data)
+        summary["research14k"] = build_research14k(
+            _research_papers(data),
+            run.dir / "research14k",
+            rejects,
+            _outline_extractor(cfg, data),
+            train=split.train,
+            test=split.test,
+            export=data.export,
+            count_tokens=count,
+            abstract_cache=load_abstract_cache(data.abstract_cache),
+            semantic_scholar=s2,
+            accepted_only=data.accepted_only,
+            batch_size=data.outline.batch_size,
+        )
+        if s2 is not None:
+            s2.close()
+        run.add_artifact("research14k", run.dir / "research14k", **summary["research14k"])
+    for reason, n in rejects.dropped.items():
+        run.log_rejected(reason, n)
+    summary["rejected"] = dict(rejects.dropped)
+    summary["repaired"] = dict(rejects.kept)
+    if todo:
+        atomic_write_json(run.dir / "summary.json", summary)
+        if rejects_path.exists():
+            run.add_artifact("rejected", rejects_path)
+        run.add_artifact("summary", run.dir / "summary.json")
+    log.info("build_data summary:\n%s", OmegaConf.to_yaml(OmegaConf.create(summary)))
+    print(OmegaConf.to_yaml(OmegaConf.create(summary)))
+    return _flatten(summary)
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}/"))
+        elif isinstance(value, (int, float, str, bool)):
+            flat[name] = value
+    return flat

@@ -1,0 +1,93 @@
+"""Streaming dataset output: rows spooled to JSONL, turned into an Arrow-backed ``Dataset`` with
+fixed features, split, and written atomically (``save_to_disk`` + JSONL/parquet exports);
+rejected records appended to ``rejected.jsonl`` as they are found."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, DatasetDict, Features
+
+from cycle.core.io import append_jsonl, atomic_dir
+from cycle.data.problems import Problem
+
+EXPORTS = ("jsonl", "parquet")
+
+
+class RejectLog:
+    """Appends each problem (with the dataset it belongs to) to a JSONL file and counts reasons."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.dropped: Counter[str] = Counter()
+        self.kept: Counter[str] = Counter()
+
+    def add(self, dataset: str, problems: Sequence[Problem]) -> None:
+        for problem in problems:
+            append_jsonl(self.path, {"dataset": dataset, **problem.to_row()})
+            counter = self.dropped if problem.dropped else self.kept
+            counter[f"{dataset}/{problem.kind}"] += 1
+
+
+class RowSpool:
+    """Rows written one at a time to a JSONL file (memory stays flat), then read as a Dataset."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed in to_dataset)
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.count += 1
+
+    def to_dataset(self, features: Features, cache_dir: Path) -> Dataset:
+        self._file.close()
+        if self.count == 0:
+            return Dataset.from_dict({k: [] for k in features}, features=features)
+        return Dataset.from_json(str(self.path), features=features, cache_dir=str(cache_dir))
+
+
+def save_splits(
+    splits: dict[str, Dataset], out_dir: str | Path, export: Sequence[str] = EXPORTS
+) -> Path:
+    """``out_dir/hf`` (``DatasetDict.save_to_disk``) and ``out_dir/<split>.<fmt>``, all or nothing."""
+    unknown = set(export) - set(EXPORTS)
+    if unknown:
+        raise ValueError(f"unknown export formats {sorted(unknown)} (choose from {EXPORTS})")
+    with atomic_dir(out_dir) as tmp:
+        DatasetDict(splits).save_to_disk(str(tmp / "hf"))
+        for name, ds in splits.items():
+            if "jsonl" in export:
+                ds.to_json(str(tmp / f"{name}.jsonl"), lines=True, force_ascii=False)
+            if "parquet" in export:
+                ds.to_parquet(str(tmp / f"{name}.parquet"))
+    return Path(out_dir)
+
+
+def length_stats(values: Sequence[int]) -> dict[str, float]:
+    """mean / median / p95 / max of a list of lengths (zeros when empty)."""
+    if not values:
+        return {"mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0.0}
+    ordered = sorted(values)
+    return {
+        "mean": round(statistics.fmean(ordered), 1),
+        "median": float(statistics.median(ordered)),
+        "p95": float(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]),
+        "max": float(ordered[-1]),
+    }
+
+
+TokenCounter = Callable[[str], int]
+
+
+def make_token_counter(tokenizer: Any | None) -> TokenCounter:
+    """Token count with a tokenizer, else whitespace-separated words (stats say which)."""
+    if tokenizer is None:
+        return lambda text: len(text.split())
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])

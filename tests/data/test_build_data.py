@@ -1,0 +1,148 @@
+"""``cycle build_data`` end to end on a generated mini corpus (and on the bundled sample)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from datasets import load_from_disk
+
+from cycle.core.io import read_jsonl
+from cycle.core.stages import run_stage
+from cycle.data.records import ReviewedPaper
+from cycle.data.stages import sample_dir
+
+RATINGS = ["1: strong reject", "3: reject, not good enough", "5: marginally below the acceptance threshold",
+           "6: marginally above the acceptance threshold", "8: accept, good paper",
+           "10: strong accept, should be highlighted at the conference"]  # fmt: skip
+
+
+def write_paper(folder: Path, i: int, date: str) -> None:
+    (folder / "sec").mkdir(parents=True)
+    (folder / "main.tex").write_text(
+        "%% SYNTHETIC\n\\documentclass{article}\n\\title{Paper %d}\n\\begin{document}\n"  # noqa: UP031
+        "\\begin{abstract}We gain 5\\%% in accuracy.\\end{abstract}\n"
+        "\\input{sec/intro}\n\\section{Method}\nWe propose X \\cite{k1}.\n"
+        "\\section{Experiments}\n\\subsection{Setup}\nWe train on Y.\n"
+        "\\begin{table}\\caption{Main results}\\begin{tabular}{lc}\\toprule Method & Acc \\\\ Ours & %d.0 \\\\ \\bottomrule\\end{tabular}\\end{table}\n"
+        "\\section{Conclusion}\nDone.\n\\section*{Acknowledgments}\nThanks.\n"
+        "\\bibliography{refs}\n\\end{document}\n" % (i, 80 + i)
+    )
+    (folder / "sec" / "intro.tex").write_text(
+        "\\section{Introduction}\nMotivation %d \\cite{k2}.\n" % i  # noqa: UP031
+    )
+    (folder / "refs.bib").write_text(
+        "@article{k1, title={One}, author={A, B}, year=2020, abstract={First abstract.}}\n"
+        "@article{k2, title={Two}, year=2021}\n"
+    )
+    (folder / "metadata.json").write_text(
+        json.dumps(
+            {
+                "arxiv": folder.name,
+                "title": f"Paper {i}",
+                "authors": ["A"],
+                "date": date,
+                "venue": "ICLR 2024",
+                "decision": "Accept (poster)",
+                "synthetic": True,
+            }
+        )  # fmt: skip
+    )
+
+
+def write_forum(folder: Path, i: int) -> None:
+    folder.mkdir(parents=True)
+    inv = "ICLR.cc/2024/Conference"
+    notes = [{"id": folder.name, "forum": folder.name, "invitations": [f"{inv}/-/Submission"],
+              "content": {"title": {"value": f"Forum {i}"}, "venueid": {"value": inv}}}]  # fmt: skip
+    for j in range(3):
+        notes.append({"id": f"{folder.name}r{j}", "forum": folder.name, "replyto": folder.name,
+                      "invitations": [f"{inv}/Submission{i}/-/Official_Review"],
+                      "content": {"summary": {"value": "S"}, "soundness": {"value": "3 good"},
+                                  "presentation": {"value": "2 fair"}, "contribution": {"value": "3 good"},
+                                  "strengths": {"value": "+"}, "weaknesses": {"value": "-"}, "questions": {"value": "?"},
+                                  "rating": {"value": RATINGS[(i + j) % 6]}, "confidence": {"value": "4: sure"}}})  # fmt: skip
+    decision = "Accept (poster)" if i % 2 else "Reject"
+    notes.append({"id": f"{folder.name}d", "forum": folder.name, "invitations": [f"{inv}/Submission{i}/-/Decision"],
+                  "content": {"decision": {"value": decision}}})  # fmt: skip
+    (folder / "notes.json").write_text(json.dumps(notes))
+    (folder / "paper.tex").write_text(
+        "\\title{Forum %d}\n\\begin{abstract}A.\\end{abstract}\n\\section{Intro}\nText.\n" % i  # noqa: UP031
+    )
+
+
+def make_corpus(root: Path, n: int = 10) -> tuple[Path, Path]:
+    arxiv, forums = root / "arxiv", root / "openreview"
+    for i in range(n):
+        write_paper(arxiv / f"2301.{i:05d}", i, f"202{2 + i % 3}-0{1 + i % 9}-15")
+        write_forum(forums / f"forum{i:02d}", i)
+    (arxiv / "broken").mkdir()
+    (arxiv / "broken" / "notes.tex").write_text("no documentclass here")
+    (forums / "withdrawn").mkdir()
+    (forums / "withdrawn" / "notes.json").write_text(json.dumps([
+        {"id": "withdrawn", "forum": "withdrawn", "invitations": ["ICLR.cc/2024/Conference/-/Submission"],
+         "content": {"venueid": {"value": "ICLR.cc/2024/Conference/Withdrawn_Submission"}}}]))  # fmt: skip
+    return arxiv, forums
+
+
+def test_build_data_end_to_end(tmp_path):
+    arxiv, forums = make_corpus(tmp_path / "corpus", n=10)
+    run_dir = tmp_path / "run"
+    result = run_stage(
+        "build_data",
+        [
+            f"paths.root_dir={tmp_path}",
+            f"data.arxiv_dir={arxiv}",
+            f"data.openreview_dir={forums}",
+            "token_stats=false",
+        ],
+        run_dir=run_dir,
+    )
+    # 10 papers -> paper test fraction 782/4971 of 10 rounds to 2; 802/13498 of 10 rounds to 1 (at least 1).
+    assert (result["review5k/train"], result["review5k/test"]) == (8, 2)
+    assert (result["research14k/train"], result["research14k/test"]) == (9, 1)
+    papers = load_from_disk(str(run_dir / "review5k" / "papers" / "hf"))
+    rp = ReviewedPaper.from_row(papers["train"][0])
+    assert len(rp.reviews) == 3 and rp.reviews[0].raw["soundness"] == "3 good"
+    sft = load_from_disk(str(run_dir / "review5k" / "sft" / "hf"))
+    target = sft["train"][0]["messages"][-1]["content"]
+    assert target.count("**********") == 3 and target.rstrip().endswith(
+        ("Reject", "Accept (poster)")
+    )
+    research = load_from_disk(str(run_dir / "research14k" / "papers" / "hf"))
+    train_dates, test_dates = research["train"]["date"], research["test"]["date"]
+    assert max(train_dates) <= min(test_dates)
+    assert [m["role"] for m in research["test"][0]["messages"]] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
+    for split in ("train", "test"):
+        assert (run_dir / "research14k" / "papers" / f"{split}.jsonl").is_file()
+        assert (run_dir / "review5k" / "sft" / f"{split}.parquet").is_file()
+    rejected = read_jsonl(run_dir / "rejected.jsonl")
+    reasons = {(r["dataset"], r["record"]): r["reason"] for r in rejected if r["dropped"]}
+    assert "excluded: withdrawn" in reasons[("review5k", "withdrawn")]
+    assert "documentclass" in reasons[("research14k", "broken")]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {"review5k", "research14k", "rejected", "summary"} <= set(manifest["artifacts"])
+    assert manifest["rejected"]["review5k/forum"] == 1
+    # A rerun finds both datasets registered and rebuilds nothing.
+    again = run_stage("build_data", [f"paths.root_dir={tmp_path}", f"data.arxiv_dir={arxiv}",
+                                     f"data.openreview_dir={forums}", "token_stats=false"], run_dir=run_dir)  # fmt: skip
+    assert "review5k/papers" not in again
+
+
+@pytest.mark.skipif(
+    not (sample_dir() / "arxiv").is_dir(), reason="bundled sample corpus not present"
+)
+def test_build_data_on_bundled_sample(tmp_path):
+    result = run_stage("build_data", [f"paths.root_dir={tmp_path}"], run_dir=tmp_path / "run")
+    assert result["review5k/papers"] >= 40 and result["research14k/papers"] >= 38
+    assert result["token_unit"] == "tokens" and result["research14k/output_tokens/mean"] > 0
+    rejected = read_jsonl(tmp_path / "run" / "rejected.jsonl")
+    reasons = " ".join(r["reason"] for r in rejected)
+    assert "withdrawn" in reasons and "desk rejected" in reasons and "malformed BibTeX" in reasons
