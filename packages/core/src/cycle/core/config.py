@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 CONFIG_ENV = "CYCLE_CONFIG_DIR"
 SCHEMA_GROUP = "cycle.schemas"
@@ -68,7 +68,7 @@ def compose_stage(stage: str, overrides: Sequence[str] = (), config_dir: str | P
     """Compose a stage config as ``cycle <stage> overrides...`` would, outside a Hydra app.
 
     The ``hydra`` node is kept and installed in ``HydraConfig`` so that ``${hydra:...}``
-    interpolations (run names, W&B group) resolve as in a real run.
+    interpolations (run names, W&B group, the output directory) resolve as in a real run.
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -78,6 +78,9 @@ def compose_stage(stage: str, overrides: Sequence[str] = (), config_dir: str | P
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(Path(config_dir or find_config_dir()).resolve()), version_base="1.3"):
         cfg = compose(config_name=stage, overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with read_write(cfg.hydra), open_dict(cfg.hydra):  # what a Hydra app sets when the job starts
+        cfg.hydra.runtime.output_dir = str(Path(cfg.hydra.run.dir).resolve())
     HydraConfig.instance().set_config(cfg)
     return cfg
 

@@ -30,7 +30,7 @@ def as_model_config(cfg: ModelConfig | DictConfig | dict) -> ModelConfig:
     tiny = data.get("tiny")
     fields = {f.name for f in dataclasses.fields(ModelConfig)}
     out = ModelConfig(**{k: v for k, v in data.items() if k in fields and k != "tiny"})
-    out.tiny = TinyModelConfig(**tiny) if tiny else None
+    out.tiny = tiny if isinstance(tiny, TinyModelConfig) or tiny is None else TinyModelConfig(**tiny)
     return out
 
 

@@ -2,8 +2,9 @@
 
 LoRA-GA initialises the adapters from the SVD of full-weight gradients estimated on a few
 training batches (Wang et al. 2024). peft does not all-reduce that estimate across ranks, so rank
-0 computes it once and writes a cache file that every rank loads: all ranks start from the same
-adapters. The estimate must run before DeepSpeed wraps the model (ZeRO does not fill ``.grad``).
+0 computes it once and writes a cache file that every rank loads; peft's SVD is randomized
+(``torch.svd_lowrank``), so the adapters are built under a fixed seed: all ranks start from the
+same adapters. The estimate must run before DeepSpeed wraps the model (ZeRO does not fill ``.grad``).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def apply_peft(
     cfg: PeftConfig,
     ga_batches: Callable[[], Iterable[dict[str, Any]]] | None = None,
     ga_cache_file: str | os.PathLike | None = None,
+    seed: int = 0,
 ) -> Any:
     """Return ``model`` unchanged (``none``) or wrapped with LoRA / LoRA-GA adapters."""
     if cfg.method == "none":
@@ -95,4 +97,8 @@ def apply_peft(
         if cache is None:
             raise ValueError("LoRA-GA needs a cache file (peft.ga_cache_file or the run directory)")
         estimate_lora_ga_gradients(model, config, ga_batches, cache)
-    return get_peft_model(model, config)
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return get_peft_model(model, config)

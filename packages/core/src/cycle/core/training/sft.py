@@ -6,6 +6,7 @@ PEFT method, trainer preset, optimizer and logger all come from the stage config
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -93,15 +94,14 @@ def fit_sft(
         )
 
     peft_cfg = to_dataclass(cfg.peft, PeftConfig) if "peft" in cfg else PeftConfig()
-    peft_cfg_ga = peft_cfg.ga_batches
 
     def ga_batches() -> Iterable[dict[str, Any]]:
-        for i, batch in enumerate(loader(shuffle=False)):
-            if i >= peft_cfg_ga:
-                break
-            yield batch
+        """LoRA-GA's gradient estimate: the first ``ga_batches`` training batches, in order."""
+        return itertools.islice(loader(shuffle=False), peft_cfg.ga_batches)
 
-    model = apply_peft(model, peft_cfg, ga_batches, ga_cache_file=run.path("lora_ga_gradients.pt"))
+    model = apply_peft(
+        model, peft_cfg, ga_batches, ga_cache_file=run.path("lora_ga_gradients.pt"), seed=int(cfg.seed)
+    )
     module = CausalLMModule(model, to_dataclass(cfg.optim, OptimConfig))
     logger = build_logger(
         to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)

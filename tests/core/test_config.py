@@ -1,0 +1,122 @@
+"""Every config under conf/ composes; schemas reject wrong types; trainer presets instantiate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from cycle.core.config import compose_stage, find_config_dir, to_dataclass
+from cycle.core.schemas import TrainerConfig
+from cycle.core.training.trainer import build_strategy, build_trainer
+
+CONF = find_config_dir()
+STAGES = sorted(p.stem for p in CONF.glob("*.yaml") if p.stem != "base")
+GROUPS_WITHOUT_STAGE_DEFAULT = {"experiment", "sweep", "launcher", "paths"}
+
+
+def _stage_groups(stage: str) -> set[str]:
+    defaults = yaml.safe_load((CONF / f"{stage}.yaml").read_text()).get("defaults", [])
+    groups = {next(iter(d)) for d in defaults if isinstance(d, dict)}
+    return {g.removeprefix("optional ").removeprefix("override ") for g in groups} | {"logger"}
+
+
+def _resolve(cfg) -> dict:
+    """Resolve every interpolation of the job config (``???`` values may stay missing)."""
+    return OmegaConf.to_container(
+        OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True, throw_on_missing=False
+    )
+
+
+def _options():
+    for group_dir in sorted(p for p in CONF.iterdir() if p.is_dir()):
+        for option in sorted(group_dir.glob("*.yaml")):
+            yield group_dir.name, option.stem
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_config_composes_and_resolves(stage, tmp_path):
+    cfg = compose_stage(stage, [f"paths.root_dir={tmp_path}"])
+    _resolve(cfg)
+    assert cfg.stage == stage
+    assert cfg.hydra.run.dir.startswith(str(tmp_path))
+
+
+@pytest.mark.parametrize(("group", "option"), [o for o in _options() if o[0] not in GROUPS_WITHOUT_STAGE_DEFAULT])
+def test_every_group_option_composes_in_a_stage_that_uses_the_group(group, option, tmp_path):
+    stages = [s for s in STAGES if group in _stage_groups(s)]
+    assert stages, f"no stage uses group '{group}'"
+    cfg = compose_stage(stages[0], [f"{group}={option}", f"paths.root_dir={tmp_path}"])
+    OmegaConf.to_container(cfg[group], resolve=True)
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
+def test_every_experiment_composes_with_some_stage(experiment, tmp_path):
+    composed = []
+    for stage in STAGES:
+        if "experiment" not in _stage_groups(stage):
+            continue
+        try:
+            cfg = compose_stage(stage, [f"experiment={experiment}", f"paths.root_dir={tmp_path}"])
+        except ConfigCompositionException:
+            continue
+        _resolve(cfg)
+        assert cfg.experiment_name == experiment
+        composed.append(stage)
+    assert composed, f"experiment '{experiment}' composes with no stage"
+
+
+def test_schema_rejects_a_wrong_type_at_composition(tmp_path):
+    stage = next(s for s in STAGES if "trainer" in _stage_groups(s))
+    with pytest.raises(ConfigCompositionException):
+        compose_stage(stage, ["trainer.max_epochs=many", f"paths.root_dir={tmp_path}"])
+    with pytest.raises(ConfigCompositionException, match="max_epoch"):
+        compose_stage(stage, ["trainer.max_epoch=3", f"paths.root_dir={tmp_path}"])
+
+
+def test_schema_rejects_a_typo_in_a_config_file(tmp_path):
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "experiment" / "typo.yaml").write_text("# @package _global_\ntrainer:\n  max_epoch: 3\n")
+    stage = next(s for s in STAGES if "trainer" in _stage_groups(s))
+    with pytest.raises(ConfigCompositionException, match="Key 'max_epoch' not in 'TrainerConfig'"):
+        compose_stage(stage, ["experiment=typo", f"paths.root_dir={tmp_path}"], config_dir=conf)
+
+
+def test_run_name_and_wandb_group_follow_experiment_and_overrides(tmp_path):
+    stage = next(s for s in STAGES if "trainer" in _stage_groups(s))
+    cfg = compose_stage(stage, ["optim.lr=0.001", f"paths.root_dir={tmp_path}"])
+    assert cfg.run_name == "default/optim.lr=0.001"
+    assert cfg.logger.group == "default"
+    assert cfg.logger.run_name == f"{stage}/optim.lr=0.001"
+    assert cfg.logger.mode == "offline"
+    assert Path(cfg.hydra.run.dir) == tmp_path / "runs" / stage / "default" / "optim.lr=0.001"
+
+
+def test_cpu_trainer_preset_instantiates(tmp_path):
+    cfg = compose_stage(next(s for s in STAGES if "trainer" in _stage_groups(s)), [f"paths.root_dir={tmp_path}"])
+    trainer = build_trainer(to_dataclass(cfg.trainer, TrainerConfig), default_root_dir=tmp_path)
+    assert trainer.accumulate_grad_batches == cfg.trainer.accumulate_grad_batches
+    assert trainer.gradient_clip_val == cfg.trainer.gradient_clip_val
+
+
+@pytest.mark.parametrize(("preset", "stage", "offload"), [("deepspeed_zero2", 2, False), ("deepspeed_zero3_offload", 3, True)])
+def test_deepspeed_presets_construct_their_strategy_on_cpu(preset, stage, offload, tmp_path):
+    pytest.importorskip("deepspeed")
+    from lightning.pytorch.strategies import DeepSpeedStrategy
+
+    s = next(s for s in STAGES if "trainer" in _stage_groups(s))
+    cfg = compose_stage(s, [f"trainer={preset}", f"paths.root_dir={tmp_path}"])
+    tcfg = to_dataclass(cfg.trainer, TrainerConfig)
+    assert tcfg.precision == "bf16-mixed" and tcfg.gradient_clip_val == 1.0
+    strategy = build_strategy(tcfg)
+    assert isinstance(strategy, DeepSpeedStrategy)
+    zero = strategy.config["zero_optimization"]
+    assert zero["stage"] == stage
+    assert ("offload_optimizer" in zero) is offload
+    assert ("offload_param" in zero) is offload
