@@ -52,13 +52,20 @@ def review5k_row(rp: ReviewedPaper) -> dict[str, Any]:
     }
 
 
+def reviewer_prompt(paper_text: str, n_reviews: int) -> list[dict[str, str]]:
+    """system + user (paper text): the reviewer's prompt, shared by the SFT view and inference."""
+    return [
+        {"role": "system", "content": REVIEWER_SYSTEM_PROMPT.format(n=n_reviews)},
+        {"role": "user", "content": paper_text},
+    ]
+
+
 def reviewer_messages(row: dict[str, Any], variant: str = "A") -> list[dict[str, str]]:
-    """system + user (paper text) + assistant (review document) for one Review-5K row."""
+    """``reviewer_prompt`` + assistant (review document) for one Review-5K row."""
     rp = ReviewedPaper.from_row(row)
     target = render_review_text(ReviewSet(rp.reviews, rp.meta_review, rp.decision), variant=variant)
     return [
-        {"role": "system", "content": REVIEWER_SYSTEM_PROMPT.format(n=len(rp.reviews))},
-        {"role": "user", "content": row["paper_text"]},
+        *reviewer_prompt(row["paper_text"], len(rp.reviews)),
         {"role": "assistant", "content": target},
     ]
 
