@@ -158,3 +158,14 @@ def test_sample_stage_writes_completions_resumes_and_lists_bad_rows(tmp_path):
     assert "no 'prompt' field" in (tmp_path / "run" / "rejected.jsonl").read_text()
     again = run_stage("sample", args, run_dir=tmp_path / "run")
     assert again["sampled_now"] == 0 and again["resumed"] == 2
+
+
+def test_a_completed_stage_is_skipped_on_rerun_with_the_same_config(tmp_path):
+    prompts = atomic_write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Title:"}])
+    args = [f"prompts_file={prompts}", f"paths.root_dir={tmp_path}", "sampling.max_new_tokens=2"]
+    run_stage("sample", args, run_dir=tmp_path / "run")
+    (tmp_path / "run" / "samples.jsonl").write_text("")  # would be refilled if the stage ran again
+    assert run_stage("sample", args, run_dir=tmp_path / "run")["sampled_now"] == 1  # recorded metrics
+    assert (tmp_path / "run" / "samples.jsonl").read_text() == ""
+    run_stage("sample", [*args, "sampling.max_new_tokens=3"], run_dir=tmp_path / "run")  # config changed
+    assert (tmp_path / "run" / "samples.jsonl").read_text() != ""

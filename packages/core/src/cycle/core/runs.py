@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import os
 import platform
 import random
@@ -46,28 +48,43 @@ class Run:
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    status: str = "running"  # running | complete (set by the stage runner when the stage returns)
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike, stage: str, cfg: DictConfig | dict | None = None) -> Run:
         """Open (or create) a run directory; an existing manifest is kept so reruns resume."""
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        resolved = (
-            OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg or {})
-        )
+        if isinstance(cfg, DictConfig):  # the job config; Hydra's own node holds volatile runtime values
+            resolved = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+        else:
+            resolved = dict(cfg or {})
         run = cls(dir=run_dir, stage=stage, config=resolved)
         manifest = run_dir / MANIFEST
         if manifest.exists():
-            import json
-
             old = json.loads(manifest.read_text())
             run.artifacts = old.get("artifacts", {})
             run.metrics = old.get("metrics", {})
             run.rejected = old.get("rejected", {})
+            if old.get("config_sha256") == run.config_sha256:
+                run.status = old.get("status", "running")
         if cfg is not None:
             atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved)))
         run.write_manifest()
         return run
+
+    @property
+    def config_sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.config, sort_keys=True, default=str).encode()).hexdigest()
+
+    @property
+    def complete(self) -> bool:
+        """True when the stage finished with this exact config (a rerun may skip it)."""
+        return self.status == "complete"
+
+    def mark(self, status: str) -> None:
+        self.status = status
+        self.write_manifest()
 
     def path(self, *parts: str) -> Path:
         p = self.dir.joinpath(*parts)
@@ -98,6 +115,8 @@ class Run:
             self.dir / MANIFEST,
             {
                 "stage": self.stage,
+                "status": self.status,
+                "config_sha256": self.config_sha256,
                 "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),

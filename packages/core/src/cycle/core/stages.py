@@ -6,6 +6,7 @@ primary config is ``conf/<name>.yaml`` and what it returns goes into the run's m
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from cycle.core.runs import Run, seed_everything
+
+log = logging.getLogger(__name__)
 
 STAGE_GROUP = "cycle.stages"
 StageFn = Callable[[DictConfig, Run], "dict[str, Any] | None"]
@@ -31,12 +34,21 @@ def load_stage(name: str) -> StageFn:
 
 
 def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
-    """Open the run directory, seed, run the stage, record its metrics."""
+    """Open the run directory, seed, run the stage, record its metrics.
+
+    With ``resume`` set, a run directory that already completed this exact config is not run
+    again: its recorded metrics are returned.
+    """
     fn = load_stage(stage)
     run = Run.open(run_dir, stage, cfg)
+    if cfg.get("resume", False) and run.complete:
+        log.info("%s: already complete in %s, skipping (resume=false reruns it)", stage, run.dir)
+        return dict(run.metrics)
+    run.mark("running")
     seed_everything(int(cfg.get("seed", 0)))
     result = fn(cfg, run) or {}
     run.log_metrics({k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))})
+    run.mark("complete")
     return result
 
 
