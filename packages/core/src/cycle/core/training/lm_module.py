@@ -24,6 +24,10 @@ class CausalLMModule(L.LightningModule):
         return self.model(**batch)
 
     def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if "position_ids" in batch:  # packed rows: block-diagonal attention from position restarts
+            return self.model(
+                input_ids=batch["input_ids"], position_ids=batch["position_ids"], labels=batch["labels"], use_cache=False
+            ).loss
         return self.model(
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]
         ).loss

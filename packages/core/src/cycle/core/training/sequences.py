@@ -1,4 +1,4 @@
-"""Token sequences for SFT: labels from an assistant mask, truncation, padding."""
+"""Token sequences for SFT: labels from an assistant mask, truncation, packing, padding."""
 
 from __future__ import annotations
 
@@ -52,11 +52,51 @@ def truncate(
     return list(input_ids[lo:hi]), list(labels[lo:hi])
 
 
+def pack_rows(rows: Sequence[dict[str, Sequence[int]]], max_length: int) -> list[dict[str, list[int]]]:
+    """Concatenate consecutive rows into packs of at most ``max_length`` tokens (greedy, in order).
+
+    Each pack carries ``position_ids`` restarting at 0 for every example; with no attention mask,
+    transformers turns those restarts into a block-diagonal causal mask, so examples never attend to
+    each other (and FlashAttention uses them as varlen boundaries). The first label of every example
+    is ignored: unpacked, no token predicts it; packed, the previous example's last token would.
+    A row longer than ``max_length`` forms a pack of its own (truncate first).
+    """
+    packs: list[dict[str, list[int]]] = []
+    current: dict[str, list[int]] = {"input_ids": [], "labels": [], "position_ids": []}
+    for row in rows:
+        n = len(row["input_ids"])
+        if current["input_ids"] and len(current["input_ids"]) + n > max_length:
+            packs.append(current)
+            current = {"input_ids": [], "labels": [], "position_ids": []}
+        current["input_ids"] += list(row["input_ids"])
+        current["labels"] += [IGNORE_INDEX, *list(row["labels"])[1:]]
+        current["position_ids"] += list(range(n))
+    if current["input_ids"]:
+        packs.append(current)
+    return packs
+
+
 def pad_batch(rows: Sequence[dict[str, Sequence[int]]], pad_id: int) -> dict[str, Any]:
-    """Right-pad ``input_ids``/``labels`` rows into tensors with an attention mask."""
+    """Right-pad ``input_ids``/``labels`` rows into tensors with an attention mask.
+
+    Packed rows (with ``position_ids``) get ``position_ids`` instead of an attention mask: the
+    padding continues as one more sequence (positions from 0) that no real token attends to.
+    """
     import torch
 
     width = max(len(r["input_ids"]) for r in rows)
+    if "position_ids" in rows[0]:
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        positions = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            n = len(r["input_ids"])
+            ids[i, :n] = torch.as_tensor(r["input_ids"])
+            labels[i, :n] = torch.as_tensor(r["labels"])
+            positions[i, :n] = torch.as_tensor(r["position_ids"])
+            positions[i, n:] = torch.arange(width - n)
+        return {"input_ids": ids, "labels": labels, "position_ids": positions}
+
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
     attn = torch.zeros((len(rows), width), dtype=torch.long)

@@ -24,7 +24,7 @@ from cycle.core.schemas import LoggerConfig, OptimConfig, PeftConfig, TrainerCon
 from cycle.core.training.export import export_hf
 from cycle.core.training.lm_module import CausalLMModule
 from cycle.core.training.peft import apply_peft
-from cycle.core.training.sequences import labels_from_mask, pad_batch, truncate
+from cycle.core.training.sequences import labels_from_mask, pack_rows, pad_batch, truncate
 from cycle.core.training.trainer import build_trainer
 
 
@@ -32,6 +32,7 @@ from cycle.core.training.trainer import build_trainer
 class SFTConfig:
     max_length: int = 2048
     truncation: str = "end"  # end | start | random | middle (see sequences.truncate)
+    packing: bool = False  # concatenate examples up to max_length (see sequences.pack_rows)
     batch_size: int = 1
     shuffle: bool = True
     num_workers: int = 0
@@ -83,6 +84,9 @@ def fit_sft(
         run.log_rejected(r["reason"])
     if not rows:
         raise ValueError("no trainable conversations (all rejected)")
+    examples = len(rows)
+    if sft.packing:
+        rows = pack_rows(rows, sft.max_length)
 
     def loader(shuffle: bool) -> DataLoader:
         return DataLoader(
@@ -113,7 +117,8 @@ def fit_sft(
     trainer.fit(module, train_dataloaders=loader(shuffle=sft.shuffle))
     finish(logger)
     metrics = {
-        "train_examples": len(rows),
+        "train_examples": examples,
+        "train_rows": len(rows),
         "rejected_examples": len(rejected),
         "steps": len(history.losses),
         "loss_first": history.losses[0] if history.losses else float("nan"),
