@@ -1,0 +1,34 @@
+"""The pipeline runs each step as `cycle <stage>` in its own run directory, reports, and resumes."""
+
+from __future__ import annotations
+
+import json
+
+from cycle.core.io import atomic_write_jsonl
+from cycle.core.stages import run_stage
+
+
+def test_pipeline_runs_steps_writes_report_and_skips_finished_steps(tmp_path):
+    prompts = atomic_write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Title:"}, {"bad": 1}])
+    args = [
+        f"paths.root_dir={tmp_path}",
+        "logger=csv",
+        "steps.build_data.enabled=false",
+        "+steps.sample={stage: sample, enabled: true, overrides: ['prompts_file=" + str(prompts) + "', 'sampling.max_new_tokens=2']}",
+    ]
+    first = run_stage("pipeline", args, run_dir=tmp_path / "pipe")
+    assert first["steps"] == 1 and first["sample/sampled_now"] == 1
+    step_dir = tmp_path / "runs" / "sample" / "default"
+    manifest = json.loads((step_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["rejected"] == {"no 'prompt' field": 1}
+    report = (tmp_path / "pipe" / "report.md").read_text()
+    assert "| sample | sample | complete |" in report and "no 'prompt' field: 1" in report
+
+    samples = step_dir / "samples.jsonl"
+    samples.write_text("")  # a rerun must not redo the finished step
+    pipe_manifest = tmp_path / "pipe" / "manifest.json"  # as if the pipeline had been killed after the step
+    pipe_manifest.write_text(pipe_manifest.read_text().replace('"status": "complete"', '"status": "running"'))
+    second = run_stage("pipeline", args, run_dir=tmp_path / "pipe")
+    assert second["sample/sampled_now"] == 1
+    assert samples.read_text() == ""
+    assert "skipping" in (tmp_path / "pipe" / "logs" / "sample.log").read_text()
