@@ -34,6 +34,27 @@ def test_metrics_hand_computed():
     assert tpr_at_fpr(LABELS, SCORES, 0.25) == pytest.approx(0.5)  # one FP allowed: t = 0.9
 
 
+def test_metrics_agree_with_sklearn_on_ties_and_random_data():
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    s = np.round(rng.normal(y * 0.8, 1.0), 1)  # rounding makes ties
+    m = detection_metrics(y, s, 0.4)
+    pred = (s > 0.4).astype(int)
+    assert m["auroc"] == pytest.approx(roc_auc_score(y, s))
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert m["f1"] == pytest.approx(f1_score(y, pred))
+    assert m["precision"] == pytest.approx(precision_score(y, pred))
+    assert m["recall"] == pytest.approx(recall_score(y, pred))
+
+
 def test_per_text_thresholds():
     m = detection_metrics(LABELS, SCORES, [1.0, 1.0, 1.0, 2.5, 0.2, 1.0, 1.0, 1.0])
     # human 2.0 now below its 2.5 threshold; machine 0.3 above its 0.2 -> TP 3, FP 0

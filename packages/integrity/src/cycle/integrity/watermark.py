@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import binom
+
+from cycle.integrity.schemas import WatermarkConfig
 
 __all__ = [
     "WatermarkConfig",
@@ -32,6 +33,7 @@ __all__ = [
     "WatermarkLogitsProcessor",
     "WatermarkResult",
     "apply_watermark",
+    "generator_hooks",
     "green_mask",
     "is_green",
     "vllm_logits_processor_class",
@@ -96,27 +98,6 @@ def is_green(key: int, contexts: np.ndarray, tokens: np.ndarray, gamma: float) -
     """NumPy: green flag of each (context ``[N, h]``, token ``[N]``) pair; same bits as ``green_mask``."""
     contexts, tokens = np.asarray(contexts, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
     return _mix32(_context_seed(key, contexts) ^ _token_hash(tokens)) < _threshold(gamma)
-
-
-@dataclass
-class WatermarkConfig:
-    """KGW parameters: green fraction, logit bias, context width (h previous tokens), secret key."""
-
-    enabled: bool = False
-    key: int = 0
-    gamma: float = 0.25
-    delta: float = 2.0
-    context_width: int = 1
-    z_threshold: float = 4.0
-    ignore_repeated_ngrams: bool = True
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.gamma < 1.0:
-            raise ValueError(f"gamma must be in (0, 1), got {self.gamma}")
-        if self.context_width < 1:
-            raise ValueError(f"context_width must be >= 1, got {self.context_width}")
-        if not 0 <= self.key < 2**64:
-            raise ValueError("key must be a non-negative integer below 2^64")
 
 
 def apply_watermark(
@@ -188,6 +169,8 @@ class WatermarkDetector:
         green = is_green(self.cfg.key, windows[:, :h], windows[:, h], gamma)
         t, g = int(windows.shape[0]), int(green.sum())
         z = (g - gamma * t) / math.sqrt(t * gamma * (1 - gamma))
+        from scipy.stats import binom
+
         p = float(binom.sf(g - 1, t, gamma))  # exact P(G >= g) under the no-watermark null
         return WatermarkResult(t, g, g / t, float(z), p, bool(z > self.cfg.z_threshold))
 
@@ -270,3 +253,27 @@ def __getattr__(name: str) -> Any:
     if name == "VLLMWatermarkLogitsProcessor":
         return vllm_logits_processor_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+VLLM_PROCESSOR_FQCN = "cycle.integrity.watermark:VLLMWatermarkLogitsProcessor"
+
+
+def generator_hooks(cfg: WatermarkConfig, backend: str) -> tuple[list[Any], dict[str, Any]]:
+    """``(logits_processors, extra_args)`` for ``cycle.core.generation.build_generator``.
+
+    Empty when the watermark is off; an HF processor object for ``hf``; for ``vllm`` the
+    engine-level class by name plus the per-request settings it reads from ``extra_args``.
+    """
+    if not cfg.enabled:
+        return [], {}
+    if backend == "hf":
+        return [WatermarkLogitsProcessor(cfg)], {}
+    if backend == "vllm":
+        settings = {
+            "key": cfg.key,
+            "gamma": cfg.gamma,
+            "delta": cfg.delta,
+            "context_width": cfg.context_width,
+        }
+        return [VLLM_PROCESSOR_FQCN], {"watermark": settings}
+    raise ValueError(f"no watermark hook for backend '{backend}' (hf, vllm)")

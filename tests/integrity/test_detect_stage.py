@@ -1,0 +1,112 @@
+"""``cycle detect`` end to end on tiny inputs: human JSONL, generated continuations, watermark."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cycle.core.io import read_jsonl
+from cycle.core.stages import run_stage
+
+SENTENCES = [
+    "We study sparse attention for long documents and show that routing reduces memory.",
+    "The proposed estimator is unbiased and its variance shrinks with the number of samples.",
+    "Experiments on three benchmarks confirm the gains, although the smallest model benefits least.",
+    "The paper is clearly written, but the baselines are weak and the ablations are incomplete.",
+    "I would like the authors to clarify how the hyperparameters were chosen for each dataset.",
+    "Our analysis suggests that the improvement comes from better calibration rather than accuracy.",
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny-model forward passes are far faster on one thread when the 2 CPU cores are shared."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _human_jsonl(path, n_per_format=6):
+    rows = []
+    for i in range(n_per_format):
+        body = " ".join(SENTENCES[(i + k) % len(SENTENCES)] for k in range(4))
+        rows.append({"id": f"p{i}", "format": "paper", "text": f"\\section{{Intro {i}}}\n{body}"})
+        rows.append({"id": f"r{i}", "format": "review", "text": f"## Summary\n\n{body}"})
+    rows.append({"id": "bad", "format": "poem", "text": "roses"})
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n")
+    return path
+
+
+def _overrides(tmp_path, cache_dir, *extra):
+    return [
+        f"paths.root_dir={tmp_path}",
+        f"model.cache_dir={cache_dir}",  # reuse the session's tiny model
+        "logger=csv",
+        f"detect.human_files=[{_human_jsonl(tmp_path / 'human.jsonl')}]",
+        "detect.human_corpus=null",
+        "detect.prefix_tokens=8",
+        "detect.max_new_tokens=24",
+        "detector.n_boot=20",
+        "backend.batch_size=16",
+        *extra,
+    ]
+
+
+def test_detect_stage_end_to_end(tmp_path, tiny_lm, tiny_model_cfg):
+    out = run_stage(
+        "detect", _overrides(tmp_path, tiny_model_cfg.cache_dir), run_dir=tmp_path / "run"
+    )
+    run = tmp_path / "run"
+    for name in (
+        "scores.jsonl",
+        "calibration.json",
+        "metrics.json",
+        "report.md",
+        "roc.png",
+        "machine_texts.jsonl",
+    ):
+        assert (run / name).is_file(), name
+    scores = read_jsonl(run / "scores.jsonl")
+    assert sum(r["label"] == 0 for r in scores) == 12 and sum(r["label"] == 1 for r in scores) == 12
+    assert all(r["n_tokens"] == r["total_tokens"] > 0 for r in scores)
+    machine = read_jsonl(run / "machine_texts.jsonl")
+    assert all(m["text"].startswith(m["prompt"]) for m in machine)
+    rejected = read_jsonl(run / "rejected.jsonl")
+    assert {r["id"] for r in rejected} >= {"line 13", "line 14"}  # bad format, bad JSON
+    report = (run / "report.md").read_text()
+    assert "| paper |" in report and "| review |" in report and "| all |" in report
+    assert "DetectGPT protocol" in report
+    cal = json.loads((run / "calibration.json").read_text())
+    assert set(cal) == {"paper", "review"} and cal["paper"]["human"]["n"] == 3  # holdout half
+    assert 0.0 <= out["paper/auroc"] <= 1.0 and out["n_human"] == 12
+    # a rerun reuses the registered scores and machine texts
+    again = run_stage(
+        "detect", _overrides(tmp_path, tiny_model_cfg.cache_dir), run_dir=tmp_path / "run"
+    )
+    assert again["paper/auroc"] == pytest.approx(out["paper/auroc"])
+
+
+def test_detect_stage_with_watermark(tmp_path, tiny_lm, tiny_model_cfg):
+    out = run_stage(
+        "detect",
+        _overrides(
+            tmp_path,
+            tiny_model_cfg.cache_dir,
+            "watermark=kgw",
+            "watermark.delta=6.0",
+            "detect.max_new_tokens=40",
+            "detect.max_texts_per_format=3",
+        ),
+        run_dir=tmp_path / "run",
+    )
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    wm = metrics["watermark"]
+    assert wm["machine_watermarked"]["mean_z"] > 4 > abs(wm["human"]["mean_z"])
+    assert abs(wm["machine_plain"]["mean_z"]) < 3
+    assert "key" not in wm["config"]  # the secret is not written to the report
+    assert "watermark/criterion_mean_delta" in out
+    assert "Effect on the Fast-DetectGPT criterion" in (tmp_path / "run" / "report.md").read_text()
