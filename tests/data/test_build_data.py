@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from cycle.core.io import read_jsonl
 from cycle.core.stages import run_stage
 from cycle.data.records import ReviewedPaper
 from cycle.data.stages import sample_dir
+from cycle.data.writer import length_stats, make_token_counter
 
 RATINGS = ["1: strong reject", "3: reject, not good enough", "5: marginally below the acceptance threshold",
            "6: marginally above the acceptance threshold", "8: accept, good paper",
@@ -130,19 +132,70 @@ def test_build_data_end_to_end(tmp_path):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert {"review5k", "research14k", "rejected", "summary"} <= set(manifest["artifacts"])
     assert manifest["rejected"]["review5k/forum"] == 1
-    # A rerun finds both datasets registered and rebuilds nothing.
+    # A rerun of the same config is skipped (resume): nothing is rewritten.
+    stamp = (run_dir / "summary.json").stat().st_mtime_ns
     again = run_stage("build_data", [f"paths.root_dir={tmp_path}", f"data.arxiv_dir={arxiv}",
                                      f"data.openreview_dir={forums}", "token_stats=false"], run_dir=run_dir)  # fmt: skip
-    assert "review5k/papers" not in again
+    assert again["review5k/papers"] == 10 and (run_dir / "summary.json").stat().st_mtime_ns == stamp
+
+
+SAMPLE_SUBSET = {
+    "arxiv": ["2301.08891", "2309.17102", "2201.05086", "2201.05666", "2412.03892"],  # 2 broken
+    "openreview": [
+        "16koTHQbHm",
+        "rzedlU7ltD",
+        "CPouH6zRtH",
+        "cH4jmzWKF9",
+        "JtDQFzY4ih",
+    ],  # withdrawn, desk rejected
+}
 
 
 @pytest.mark.skipif(
     not (sample_dir() / "arxiv").is_dir(), reason="bundled sample corpus not present"
 )
+def test_build_data_on_bundled_sample_subset(tmp_path):
+    """The bundled files (broken folders and excluded forums included); lengths counted in words."""
+    for kind, names in SAMPLE_SUBSET.items():
+        for name in names:
+            shutil.copytree(sample_dir() / kind / name, tmp_path / "sample" / kind / name)
+    overrides = [f"paths.root_dir={tmp_path}", f"data.arxiv_dir={tmp_path / 'sample' / 'arxiv'}",
+                 f"data.openreview_dir={tmp_path / 'sample' / 'openreview'}", "token_stats=false"]  # fmt: skip
+    result = run_stage("build_data", overrides, run_dir=tmp_path / "run")
+    assert result["review5k/papers"] == 3 and result["research14k/papers"] == 4
+    assert result["token_unit"] == "words" and result["research14k/output_tokens/mean"] > 0
+    rejected = read_jsonl(tmp_path / "run" / "rejected.jsonl")
+    dropped = {(r["record"], r["reason"].split(":")[0]) for r in rejected if r["dropped"]}
+    assert {
+        ("16koTHQbHm", "excluded"),
+        ("rzedlU7ltD", "excluded"),
+        ("2301.08891", "LatexError"),
+    } <= dropped
+    assert any(r["kind"] == "bib_entry" and "2309.17102" in r["source"] for r in rejected)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (sample_dir() / "arxiv").is_dir(), reason="bundled sample corpus not present"
+)
 def test_build_data_on_bundled_sample(tmp_path):
+    """``cycle build_data data=sample``: the whole bundled corpus (about a minute on 2 cores)."""
     result = run_stage("build_data", [f"paths.root_dir={tmp_path}"], run_dir=tmp_path / "run")
-    assert result["review5k/papers"] >= 40 and result["research14k/papers"] >= 38
     assert result["token_unit"] == "tokens" and result["research14k/output_tokens/mean"] > 0
+    assert result["review5k/papers"] == 40 and result["research14k/papers"] == 41
     rejected = read_jsonl(tmp_path / "run" / "rejected.jsonl")
     reasons = " ".join(r["reason"] for r in rejected)
     assert "withdrawn" in reasons and "desk rejected" in reasons and "malformed BibTeX" in reasons
+
+
+def test_length_stats_and_token_counter():
+    assert length_stats([4, 1, 3, 2]) == {"mean": 2.5, "median": 2.5, "p95": 4.0, "max": 4.0}
+    assert length_stats([]) == {"mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0.0}
+    assert make_token_counter(None)("a b  c\n") == 3
+
+    class Chars:
+        def __call__(self, text, add_special_tokens):
+            assert add_special_tokens is False
+            return {"input_ids": list(text)}
+
+    assert make_token_counter(Chars())("abcd") == 4

@@ -29,6 +29,19 @@ _ARXIV_JOURNAL = re.compile(
     r"arxiv(?:\s+preprint)?\s*:?\s*(?:arxiv:)?\s*" + _ARXIV_ID.pattern, re.IGNORECASE
 )
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_READABLE = frozenset(
+    {
+        "title",
+        "author",
+        "abstract",
+        "booktitle",
+        "journal",
+        "publisher",
+        "howpublished",
+        "year",
+        "date",
+    }
+)
 _FORMAT = BibtexFormat()
 _FORMAT.indent = "  "
 
@@ -88,10 +101,39 @@ def _reference(entry: Entry, decoded: Entry) -> Reference:
     )
 
 
+def _needs_decoding(value: object) -> bool:
+    return isinstance(value, str) and ("\\" in value or "{" in value or "~" in value)
+
+
+def _decoded(entries: list[Entry]) -> list[Entry]:
+    """Entries whose human-readable fields went through ``LatexDecodingMiddleware``; only fields
+    holding LaTeX are decoded (pylatexenc is slow, and most fields are plain text)."""
+    slim = [
+        Entry(
+            e.entry_type,
+            e.key,
+            [
+                Field(f.key, f.value)
+                for f in e.fields
+                if f.key.lower() in _READABLE and _needs_decoding(f.value)
+            ],
+        )
+        for e in entries
+    ]
+    done = (
+        bm.LatexDecodingMiddleware(allow_inplace_modification=True).transform(Library(slim)).entries
+    )
+    out = []
+    for entry, dec in zip(entries, done, strict=True):
+        values = {f.key: f.value for f in entry.fields} | {f.key: f.value for f in dec.fields}
+        out.append(Entry(entry.entry_type, entry.key, [Field(k, v) for k, v in values.items()]))
+    return out
+
+
 def parse_bibtex(text: str, source: str = "") -> BibResult:
     """Every entry of a BibTeX string as a ``Reference``; broken blocks become problems."""
     library = bibtexparser.parse_string(text)
-    decoded = bm.LatexDecodingMiddleware(allow_inplace_modification=False).transform(library)
+    decoded = _decoded(library.entries)
     result = BibResult()
     for block in library.failed_blocks:
         head = block.raw.strip().splitlines()[0][:80] if block.raw.strip() else ""
@@ -106,7 +148,7 @@ def parse_bibtex(text: str, source: str = "") -> BibResult:
         result.problems.append(
             Problem("bib_entry", source, key, f"malformed BibTeX entry: {reason}")
         )
-    for entry, dec in zip(library.entries, decoded.entries, strict=True):
+    for entry, dec in zip(library.entries, decoded, strict=True):
         result.references.append(_reference(entry, dec))
     return result
 

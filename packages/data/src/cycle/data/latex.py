@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pylatexenc.latexwalker import (
-    LatexCommentNode,
     LatexEnvironmentNode,
     LatexGroupNode,
     LatexMacroNode,
@@ -56,6 +55,20 @@ _CONDITIONAL = re.compile(
     r"(?<!\\newif)\\(?P<tok>if(?!thenelse|toggle|boolexpr|f(?![a-zA-Z@]))[a-zA-Z@]*|fi)(?![a-zA-Z@])"
 )
 _FALSE_IF = re.compile(r"\\iffalse(?![a-zA-Z@])|\\if\s*0(?![0-9])")
+_VERBATIM = (
+    r"\\begin\{(?P<env>verbatim\*?|lstlisting|minted)\}.*?\\end\{(?P=env)\}"
+    r"|\\verb\*?(?P<delim>[^a-zA-Z\s*])[^\n]*?(?P=delim)"
+)
+_COMMENT_SCAN = re.compile(
+    rf"(?P<verbatim>{_VERBATIM})|(?P<escape>\\(?:[a-zA-Z@]+|.))|(?P<comment>%[^\n]*)", re.DOTALL
+)
+_INPUT_SCAN = re.compile(
+    rf"(?P<verbatim>{_VERBATIM})"
+    r"|(?P<input>\\(?P<macro>input|include|subfile)(?![a-zA-Z@])\s*"
+    r"(?:\{(?P<arg>[^{}]*)\}|(?P<bare>[^\s\\{}%]+)))"
+    r"|(?P<escape>\\(?:[a-zA-Z@]+|.))",
+    re.DOTALL,
+)
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 
@@ -83,6 +96,7 @@ def _context_db():
         prepend=True,
         macros=[
             MacroSpec("thanks", "{"),
+            MacroSpec("caption", "*[{"),
             MacroSpec("icmltitle", "{"),
             MacroSpec("paragraph", "*[{"),
             MacroSpec("addbibresource", "[{"),
@@ -165,13 +179,16 @@ def read_tex(path: Path) -> str:
 
 def strip_comments(text: str) -> str:
     """Remove ``%`` comments. A comment-only line disappears; a trailing comment is cut together
-    with the spaces before it (a ``%`` glued to a word is kept, since it suppresses a space)."""
-    nodes, _, _ = latex_walker(text).get_latex_nodes()
+    with the spaces before it (a ``%`` glued to a word is kept, since it suppresses a space).
+
+    A linear tokenizer, not a full parse (this runs on every file, before structure matters):
+    escapes (``\\%``, ``\\\\``), ``\\verb`` and verbatim environments are skipped as units.
+    """
     edits = []
-    for node in walk(nodes):
-        if not isinstance(node, LatexCommentNode):
+    for tok in _COMMENT_SCAN.finditer(text):
+        if tok.lastgroup != "comment":
             continue
-        start, end = node.pos, node.pos + 1 + len(node.comment)
+        start, end = tok.span()
         line_start = text.rfind("\n", 0, start) + 1
         if not text[line_start:start].strip():
             edits.append((line_start, end + 1 if text[end : end + 1] == "\n" else end, ""))
@@ -239,41 +256,32 @@ def expand_file(
     root = (root or path.parent).resolve()
     path = path.resolve()
     text, problems = remove_skipped_blocks(strip_comments(read_tex(path)))
-    nodes, _, _ = latex_walker(text).get_latex_nodes()
     edits = []
-    for node in walk(nodes):
-        if not (
-            isinstance(node, LatexMacroNode) and node.macroname in ("input", "include", "subfile")
-        ):
+    for tok in _INPUT_SCAN.finditer(text):
+        if tok.lastgroup != "input":
             continue
-        name = arg_text(text, node)
-        end = node.pos + node.len
-        if name is None:  # TeX primitive syntax: \input file
-            m = re.match(r"\\(?:input|include|subfile)\s+([^\s\\{}%]+)", text[node.pos :])
-            if not m:
-                continue
-            name, end = m.group(1), node.pos + m.end()
+        macro, name, (start, end) = (
+            tok.group("macro"),
+            tok.group("arg") or tok.group("bare"),
+            tok.span(),
+        )
         target = _resolve_input(name, root, root)
         where = f"{path.relative_to(root) if path.is_relative_to(root) else path}"
         if target is None:
-            problems.append(f"{where}: \\{node.macroname}{{{name}}} not found")
-            edits.append((node.pos, end, ""))
+            problems.append(f"{where}: \\{macro}{{{name}}} not found")
+            edits.append((start, end, ""))
             continue
         target = target.resolve()
         if not target.is_relative_to(root):
-            problems.append(
-                f"{where}: \\{node.macroname}{{{name}}} points outside the source folder"
-            )
-            edits.append((node.pos, end, ""))
+            problems.append(f"{where}: \\{macro}{{{name}}} points outside the source folder")
+            edits.append((start, end, ""))
         elif target in (*_stack, path) or len(_stack) >= MAX_INPUT_DEPTH:
-            problems.append(
-                f"{where}: cyclic or too deep \\{node.macroname}{{{name}}} not followed"
-            )
-            edits.append((node.pos, end, ""))
+            problems.append(f"{where}: cyclic or too deep \\{macro}{{{name}}} not followed")
+            edits.append((start, end, ""))
         else:
             body, sub = expand_file(target, root, (*_stack, path))
             problems += sub
-            edits.append((node.pos, end, body))
+            edits.append((start, end, body))
     return _splice(text, edits), problems
 
 

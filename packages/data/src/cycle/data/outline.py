@@ -18,19 +18,46 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec
+from pylatexenc.latex2text import get_default_latex_context_db as get_default_text_context_db
 from pylatexenc.latexwalker import LatexEnvironmentNode, LatexMacroNode
 
-from cycle.data.latex import arg_text, drop_macros, latex_walker, walk
+from cycle.data.latex import arg_text, latex_walker, walk
 from cycle.data.paper_conversation import Outline, split_halves
 from cycle.data.records import Paper
 
 OutlineResult = tuple[Outline | None, list[str]]
-_CITE = re.compile(r"~?\\(?:no)?[cC]ite[a-zA-Z]*\*?(?:\s*\[[^\]]*\]){0,2}\s*\{[^}]*\}")
 _RULES = re.compile(
     r"\\(?:hline|toprule|midrule|bottomrule|cline\{[^}]*\}|cmidrule(?:\([^)]*\))?\{[^}]*\})"
 )
-_TO_TEXT = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+_DISCARDED = (
+    "footnote",
+    "label",
+    "cite",
+    "citep",
+    "citet",
+    "citealp",
+    "citealt",
+    "citeauthor",
+    "citeyear",
+    "nocite",
+    "Citet",
+    "Citep",
+)
+
+
+def _text_context():
+    db = get_default_text_context_db()
+    db.add_context_category(
+        "cycle-discard", prepend=True, macros=[MacroTextSpec(m, discard=True) for m in _DISCARDED]
+    )
+    return db
+
+
+_TO_TEXT = LatexNodes2Text(
+    latex_context=_text_context(), math_mode="verbatim", strict_latex_spaces=True
+)
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
 
 
 class OutlineExtractor(Protocol):
@@ -40,18 +67,25 @@ class OutlineExtractor(Protocol):
 def latex_to_text(latex: str) -> str:
     """Readable text: citations dropped, math kept verbatim, whitespace collapsed."""
     try:
-        text = _TO_TEXT.latex_to_text(drop_macros(_CITE.sub("", latex), {"footnote", "label"}))
+        text = _TO_TEXT.latex_to_text(latex)
     except Exception:  # pylatexenc is tolerant, but keep a readable fallback for odd input
         text = re.sub(r"\\[a-zA-Z]+\*?|[{}]", " ", latex)
-    return " ".join(text.split())
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(text.split()))
 
 
-def _paragraphs(latex: str) -> list[str]:
+def _paragraphs(latex: str, limit: int) -> list[str]:
+    """The first ``limit`` non-empty paragraphs before any subsection, floats removed, as text."""
     body = re.split(r"\\(?:sub)*section\*?\{", latex)[0]
     body = re.sub(
         r"\\begin\{(figure|table|algorithm)\*?\}.*?\\end\{\1\*?\}", "", body, flags=re.DOTALL
     )
-    return [t for p in re.split(r"\n\s*\n", body) if (t := latex_to_text(p))]
+    found: list[str] = []
+    for para in re.split(r"\n\s*\n", body):
+        if len(found) == limit:
+            break
+        if text := latex_to_text(para):
+            found.append(text)
+    return found
 
 
 def _find(sections: Sequence[tuple[str, str]], pattern: str) -> str:
@@ -117,7 +151,7 @@ def _scores(
     """Interestingness: +1 for >= 2 result tables, +1 for an ablation, +1 for >= 20 references.
     Feasibility: +1 for >= 2 setup items, +1 for stated hyperparameters/implementation details.
     Novelty: +1 for a related-work section, +1 for "novel"/"first" claims in the abstract."""
-    text = "\n".join(body for _, body in paper.sections).lower()
+    text = "\n".join(f"{h}\n{body}" for h, body in paper.sections).lower()
     clip = lambda x: max(1, min(10, x))  # noqa: E731
     interesting = 5 + (len(results) >= 2) + ("ablation" in text) + (len(paper.references) >= 20)
     feasible = (
@@ -144,12 +178,12 @@ class HeuristicOutline:
         if not second:
             return None, ["no experiment half to take a setup and results from"]
         intro = _find(first, r"intro") or (first[0][1] if first else "")
-        motivation = _truncate(" ".join(_paragraphs(intro)[:2]), self.max_chars)
+        motivation = _truncate(" ".join(_paragraphs(intro, 2)), self.max_chars)
         method = _find(first, r"method|approach|model|framework|propos") or (
             first[-1][1] if first else ""
         )
         main_idea = _truncate(
-            " ".join([latex_to_text(paper.abstract), *_paragraphs(method)[:1]]).strip(),
+            " ".join([latex_to_text(paper.abstract), *_paragraphs(method, 1)]).strip(),
             self.max_chars,
         )
         setup = []
@@ -158,7 +192,7 @@ class HeuristicOutline:
             setup += [
                 {
                     "name": latex_to_text(h),
-                    "description": _truncate(" ".join(_paragraphs(b)[:1]), self.max_chars),
+                    "description": _truncate(" ".join(_paragraphs(b, 1)), self.max_chars),
                 }
                 for h, b in items
                 if not re.search(r"conclusion|discussion|limitation", h, re.I)
