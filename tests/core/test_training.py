@@ -156,6 +156,8 @@ def test_sample_stage_writes_completions_resumes_and_lists_bad_rows(tmp_path):
     rows = [json.loads(x) for x in Path(tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["a", "b"] and all(len(r["completions"]) == 2 for r in rows)
     assert "no 'prompt' field" in (tmp_path / "run" / "rejected.jsonl").read_text()
+    manifest = tmp_path / "run" / "manifest.json"  # as if the run had been killed after sampling
+    manifest.write_text(manifest.read_text().replace('"status": "complete"', '"status": "running"'))
     again = run_stage("sample", args, run_dir=tmp_path / "run")
     assert again["sampled_now"] == 0 and again["resumed"] == 2
 
