@@ -1,0 +1,168 @@
+"""Experiment runners and the two-turn ``Researcher`` loop (with a scripted generator)."""
+
+from __future__ import annotations
+
+import sys
+
+from cycle.core.generation.base import Completion
+from cycle.core.schemas import SamplingConfig
+from cycle.data.records import Reference
+from cycle.researcher.experiments import CommandRunner, build_runner
+from cycle.researcher.protocol import results_message
+from cycle.researcher.researcher import RESULTS_PREFILL, Researcher, user_turn_prefix
+
+SETUP = [{"name": "Main", "description": "Compare with \\textsc{Base}"}]
+
+
+def _program(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+ECHO = "import json, sys; s = json.load(sys.stdin); print(json.dumps([{'name': x['name'], 'result': {'table': [['acc'], ['0.9']]}} for x in s]))"
+
+
+def test_command_runner_passes_setup_and_reads_results() -> None:
+    outcome = CommandRunner(_program(ECHO), timeout_s=30).run(SETUP)
+    assert outcome.error is None
+    assert outcome.results == [{"name": "Main", "result": {"table": [["acc"], ["0.9"]]}}]
+
+
+def test_command_runner_timeout_is_an_error_not_a_crash() -> None:
+    outcome = CommandRunner(_program("import time; time.sleep(30)"), timeout_s=0.5).run(SETUP)
+    assert outcome.results is None
+    assert "timed out after 0.5 s" in outcome.error
+
+
+def test_command_runner_invalid_json_and_nonzero_exit() -> None:
+    bad = CommandRunner(_program("print('not json {')"), timeout_s=30).run(SETUP)
+    assert bad.results is None and "printed invalid JSON" in bad.error and "not json" in bad.error
+    failed = CommandRunner(_program("import sys; sys.exit('boom')"), timeout_s=30).run(SETUP)
+    assert (
+        failed.results is None and "exited with status 1" in failed.error and "boom" in failed.error
+    )
+
+
+def test_build_runner_from_config() -> None:
+    assert build_runner({"name": "simulated"}).simulated
+    runner = build_runner({"name": "command", "command": "python -c 'print(1)'", "timeout_s": 5})
+    assert isinstance(runner, CommandRunner) and runner.argv == ["python", "-c", "print(1)"]
+
+
+FIRST = """## Motivation
+
+m
+
+## Main Idea
+
+i
+
+## Interestingness
+
+6
+
+## Feasibility
+
+6
+
+## Novelty
+
+6
+
+```latex
+\\title{T}
+
+\\begin{abstract}
+A.
+\\end{abstract}
+
+\\section{Introduction}
+x
+```
+
+## Experimental Setup
+
+```json
+[{"name": "Main", "description": "d"}]
+```"""
+SECOND = "```latex\n\\section{Experiments}\ny\n\n\\section{Conclusion}\nz\n```"
+
+
+class ScriptedGenerator:
+    """Answers by prompt kind: first turn, simulated results, second turn; records the prompts."""
+
+    def __init__(self, tokenizer, first: list[str]) -> None:
+        self.tokenizer = tokenizer
+        self.first = list(first)
+        self.calls: list[tuple[list, SamplingConfig, int]] = []
+
+    def generate(self, prompts, sampling, n=None):
+        self.calls.append((list(prompts), sampling, n))
+        out = []
+        for prompt in prompts:
+            if isinstance(prompt, str):
+                text = '[{"name": "Main", "result": {"table": [["acc"], ["1"]]}}]\n'
+            elif len(prompt) == 2:
+                out.append([Completion(self.first.pop(0), [], "stop") for _ in range(n)])
+                continue
+            else:
+                text = SECOND
+            out.append([Completion(text, [], "stop")])
+        return out
+
+
+REFS = [Reference(key="a", title="A", abstract="x", bibtex="@misc{a}")]
+
+
+def test_simulated_researcher_writes_results_and_second_turn(tiny_lm) -> None:
+    _, tokenizer = tiny_lm
+    gen = ScriptedGenerator(tokenizer, [FIRST, FIRST + "\n"])
+    papers = Researcher(gen, SamplingConfig(), max_references=None).write(REFS, n=2)
+    assert len(papers) == 2 and all(p.complete and p.simulated for p in papers)
+    assert [h for h, _ in papers[0].sections] == ["Introduction", "Experiments", "Conclusion"]
+    assert papers[0].experimental_results == [
+        {"name": "Main", "result": {"table": [["acc"], ["1"]]}}
+    ]
+    # The results call continues the conversation inside a user turn, prefilled, stopping at the fence.
+    results_prompts, sampling, _ = gen.calls[1]
+    assert results_prompts[0].endswith("<|im_start|>user\n" + RESULTS_PREFILL)
+    assert "```" in sampling.stop
+    # The second turn sees the results as the user message.
+    conversation = gen.calls[2][0][0]
+    assert [m["role"] for m in conversation] == ["system", "user", "assistant", "user"]
+    assert conversation[3]["content"].startswith(RESULTS_PREFILL)
+
+
+def test_user_turn_prefix_follows_the_template(tiny_lm) -> None:
+    _, tokenizer = tiny_lm
+    messages = [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]
+    prefix = user_turn_prefix(tokenizer, messages)
+    full = tokenizer.apply_chat_template(
+        [*messages, {"role": "user", "content": "R"}], tokenize=False
+    )
+    assert full.startswith(prefix) and full[len(prefix) :].startswith("R")
+
+
+def test_command_researcher_marks_failed_papers_and_continues(tiny_lm, tmp_path) -> None:
+    _, tokenizer = tiny_lm
+    script = tmp_path / "exp.py"
+    # Succeeds for the first paper, prints invalid JSON for the second (a state file counts calls).
+    script.write_text(
+        "import json, pathlib, sys\n"
+        f"state = pathlib.Path({str(tmp_path / 'count')!r})\n"
+        "k = int(state.read_text()) if state.exists() else 0\n"
+        "state.write_text(str(k + 1))\n"
+        "json.load(sys.stdin)\n"
+        "print('[]' if k == 0 else 'oops')\n"
+    )
+    no_setup = FIRST.replace('[{"name": "Main", "description": "d"}]', "[{broken")
+    gen = ScriptedGenerator(tokenizer, [FIRST, FIRST, no_setup])
+    runner = CommandRunner([sys.executable, str(script)], timeout_s=30)
+    papers = Researcher(gen, SamplingConfig(), runner).write(REFS, n=3)
+    ok, bad, unset = papers
+    assert (
+        ok.experiment_error is None and ok.results_text == results_message([]) and not ok.simulated
+    )
+    assert ok.complete
+    assert "printed invalid JSON" in bad.experiment_error and bad.second_text == ""
+    assert unset.experiment_error.startswith("experiment not run")
+    assert len(gen.calls[-1][0]) == 1  # only the paper with results got a second turn
