@@ -11,6 +11,7 @@ from cycle.integrity.watermark import (
     WatermarkDetector,
     WatermarkLogitsProcessor,
     apply_watermark,
+    generator_hooks,
     green_mask,
     is_green,
 )
@@ -65,26 +66,26 @@ def test_detector_counts_hand_built_sequence():
 
 
 def _sample(model, tok, processors, seed):
-    from transformers import LogitsProcessorList
+    """200 tokens from the tiny model through core's HF generator (plain sampling, T=1)."""
+    from cycle.core.generation import HFGenerator
+    from cycle.core.generation.base import encode_prompts
+    from cycle.core.schemas import SamplingConfig
 
-    prompt = tok("The method", return_tensors="pt")
-    torch.manual_seed(seed)
-    out = model.generate(
-        **prompt,
-        do_sample=True,
-        top_k=0,
-        max_new_tokens=200,
-        min_new_tokens=200,
-        logits_processor=LogitsProcessorList(processors),
+    sampling = SamplingConfig(
+        temperature=1.0, top_p=1.0, max_new_tokens=200, min_new_tokens=200, seed=seed
     )
-    return prompt["input_ids"][0].tolist(), out[0, prompt["input_ids"].shape[1] :].tolist()
+    gen = HFGenerator(model, tok, batch_size=1, logits_processors=processors, progress=False)
+    (completion,) = gen.generate(["The method"], sampling, n=1)[0]
+    return encode_prompts(tok, ["The method"])[0], completion.token_ids
 
 
 def test_detects_watermarked_tiny_model_output(tiny_lm):
     model, tok = tiny_lm
     cfg = WatermarkConfig(enabled=True, key=2024, gamma=0.25, delta=4.0, context_width=2)
     det = WatermarkDetector(cfg, vocab_size=len(tok))
-    prompt, marked = _sample(model, tok, [WatermarkLogitsProcessor(cfg)], seed=0)
+    (processor,), extra = generator_hooks(cfg, "hf")
+    assert isinstance(processor, WatermarkLogitsProcessor) and extra == {}
+    prompt, marked = _sample(model, tok, [processor], seed=0)
     _, plain = _sample(model, tok, [], seed=0)
     hit = det.detect(marked, prefix_ids=prompt)
     miss = det.detect(plain, prefix_ids=prompt)
@@ -95,3 +96,11 @@ def test_detects_watermarked_tiny_model_output(tiny_lm):
         WatermarkDetector(WatermarkConfig(key=2025, context_width=2)).detect(marked, prompt).z_score
         < 2
     )  # wrong key
+
+
+def test_vllm_hooks_name_the_engine_processor():
+    cfg = WatermarkConfig(enabled=True, key=9, gamma=0.3, delta=1.5, context_width=3)
+    (name,), extra = generator_hooks(cfg, "vllm")
+    assert name == "cycle.integrity.watermark:VLLMWatermarkLogitsProcessor"
+    assert extra == {"watermark": {"key": 9, "gamma": 0.3, "delta": 1.5, "context_width": 3}}
+    assert generator_hooks(WatermarkConfig(), "hf") == ([], {})  # off by default

@@ -292,6 +292,17 @@ def detect(cfg: DictConfig, run: Run) -> dict[str, Any]:
         r["predicted_machine"] = bool(cal and r["criterion"] > r["threshold"])
         r["probability"] = cal.probability(r["criterion"]) if cal else float("nan")
 
+    lengths = [
+        f"{fmt} {kind} {_mean([r['n_tokens'] for r in scored if r['format'] == fmt and r['label'] == lab]):.0f}"
+        for fmt in FORMATS
+        for lab, kind in ((0, "human"), (1, "machine"))
+        if any(r["format"] == fmt and r["label"] == lab for r in scored)
+    ]
+    notes.append(
+        "mean scored tokens: "
+        + ", ".join(lengths)
+        + " (the criterion grows like sqrt(length): compare like with like)"
+    )
     eval_ids = {r["id"] for r in eval_human}
     plain_ids = {
         r["id"] for r in scored if r["label"] == 1 and wm.enabled and not r.get("watermarked", True)
