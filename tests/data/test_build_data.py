@@ -114,7 +114,7 @@ def test_build_data_end_to_end(tmp_path):
     )
     research = load_from_disk(str(run_dir / "research14k" / "papers" / "hf"))
     train_dates, test_dates = research["train"]["date"], research["test"]["date"]
-    assert max(train_dates) <= min(test_dates)
+    assert max(train_dates) <= min(test_dates) and len(test_dates[0]) == 10  # stays "YYYY-MM-DD"
     assert [m["role"] for m in research["test"][0]["messages"]] == [
         "system",
         "user",
@@ -199,3 +199,50 @@ def test_length_stats_and_token_counter():
             return {"input_ids": list(text)}
 
     assert make_token_counter(Chars())("abcd") == 4
+
+
+def test_released_presets(tmp_path, monkeypatch):
+    """data=research14k / data=review5k load the released layouts; hub ids fail fast offline."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(RuntimeError, match="offline"):
+        run_stage(
+            "build_data",
+            ["data=review5k", f"paths.root_dir={tmp_path}", "token_stats=false"],
+            run_dir=tmp_path / "a",
+        )
+    from tests.data.test_released import RESEARCH_ROW, REVIEW_RECORD
+
+    (tmp_path / "r14k.jsonl").write_text(json.dumps(RESEARCH_ROW) + "\n")
+    (tmp_path / "r5k.jsonl").write_text(
+        json.dumps({**REVIEW_RECORD, "decision": "Accept (oral)"}) + "\n"
+    )
+    result = run_stage(
+        "build_data",
+        [
+            "data=research14k",
+            f"data.research14k_id={tmp_path / 'r14k.jsonl'}",
+            f"paths.root_dir={tmp_path}",
+            "token_stats=false",
+        ],
+        run_dir=tmp_path / "b",
+    )
+    assert result["research14k/train"] == 1
+    assert (
+        load_from_disk(str(tmp_path / "b" / "research14k" / "papers" / "hf"))["train"][0]["paperId"]
+        == "abc"
+    )
+    result = run_stage(
+        "build_data",
+        [
+            "data=review5k",
+            f"data.review5k_id={tmp_path / 'r5k.jsonl'}",
+            f"paths.root_dir={tmp_path}",
+            "token_stats=false",
+        ],
+        run_dir=tmp_path / "c",
+    )
+    assert (result["review5k/train"], result["review5k/test"], result["review5k/accepted"]) == (
+        1,
+        0,
+        1,
+    )

@@ -88,3 +88,9 @@ def test_chronological_split_puts_newest_in_test():
     out = chronological_split(ds, train=3, test=2)
     assert out["test"]["date"] == ["2024-01-01", "2024-03-01"]
     assert out["train"]["date"] == ["2022-06-01", "2023-01-01", "2023-05-01"]  # oldest one unused
+
+
+def test_single_row_corpus_has_an_empty_test_split():
+    ds = Dataset.from_dict({"date": ["2024-01-01"]})
+    for out in (random_split(ds, 4189, 782, seed=0), chronological_split(ds, 12_696, 802)):
+        assert (len(out["train"]), len(out["test"])) == (1, 0)

@@ -22,13 +22,18 @@ def split_sizes(n: int, train: int, test: int) -> tuple[int, int]:
     return n - n_test, n_test
 
 
+def _rows(ds: Dataset, start: int, stop: int) -> Dataset:
+    # datasets rejects an empty contiguous range that starts at len(ds)
+    return ds.select(range(start, stop)) if stop > start else ds.select([])
+
+
 def random_split(ds: Dataset, train: int, test: int, seed: int) -> dict[str, Dataset]:
     """Seeded shuffle; the first ``train`` rows train, the next ``test`` rows test."""
     n_train, n_test = split_sizes(len(ds), train, test)
     shuffled = ds.shuffle(seed=seed)
     return {
-        "train": shuffled.select(range(n_train)),
-        "test": shuffled.select(range(n_train, n_train + n_test)),
+        "train": _rows(shuffled, 0, n_train),
+        "test": _rows(shuffled, n_train, n_train + n_test),
     }
 
 
@@ -41,6 +46,6 @@ def chronological_split(
     ordered = ds.sort(column)
     n = len(ordered)
     return {
-        "train": ordered.select(range(n - n_test - n_train, n - n_test)),
-        "test": ordered.select(range(n - n_test, n)),
+        "train": _rows(ordered, n - n_test - n_train, n - n_test),
+        "test": _rows(ordered, n - n_test, n),
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,20 @@ class RowSpool:
         self._file.close()
         if self.count == 0:
             return Dataset.from_dict({k: [] for k in features}, features=features)
-        return Dataset.from_json(str(self.path), features=features, cache_dir=str(cache_dir))
+        # Not Dataset.from_json: pyarrow's JSON reader infers types (a "2024-01-02" string
+        # becomes a timestamp) before the features cast; a generator keeps the values as given.
+        return Dataset.from_generator(
+            _read_rows,
+            features=features,
+            gen_kwargs={"path": str(self.path)},
+            cache_dir=str(cache_dir),
+        )
+
+
+def _read_rows(path: str) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
 
 
 def save_splits(
