@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -163,8 +164,6 @@ def test_loss_and_gradients_match_trl_style_reference(small_lm):
 def test_matches_trl_cpo_loss_when_installed():
     """Our per-pair term against TRL's own CPOTrainer.cpo_loss (loss_type="simpo")."""
     trl_cpo = pytest.importorskip("trl.experimental.cpo")
-    from types import SimpleNamespace
-
     gen = torch.Generator().manual_seed(4)
     cw, rw = -torch.rand(4, generator=gen) * 30, -torch.rand(4, generator=gen) * 30
     cl, rl = torch.randint(1, 20, (4,), generator=gen), torch.randint(1, 20, (4,), generator=gen)
@@ -236,3 +235,48 @@ def test_odd_row_count_rejected(small_lm):
     batch = {k: v[:3] for k, v in pair_batch(n_pairs=2).items()}
     with pytest.raises(ValueError, match="chosen rows then rejected rows"):
         pair_logprobs(small_lm, batch)
+
+
+class _Embedder(torch.nn.Module):
+    def __init__(self, vocab: int, hidden: int):
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocab, hidden)
+
+    def forward(self, input_ids, attention_mask, use_cache):
+        return SimpleNamespace(last_hidden_state=self.embed(input_ids))
+
+
+class _UniformLM(torch.nn.Module):
+    """Zero lm_head: every token has log-prob exactly -log(vocab), so the exact sum is known."""
+
+    def __init__(self, vocab: int = 4096, hidden: int = 4):
+        super().__init__()
+        from transformers import PretrainedConfig
+
+        self.config = PretrainedConfig()
+        self.decoder = _Embedder(vocab, hidden)
+        self.lm_head = torch.nn.Linear(hidden, vocab, bias=False)
+        torch.nn.init.zeros_(self.lm_head.weight)
+
+    def get_decoder(self):
+        return self.decoder
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+
+def test_long_fp32_sums_stay_accurate():
+    """20K fp32 token log-probs must sum like a pairwise sum (the full-logits path), not drift."""
+    n, vocab = 20_000, 4096
+    batch = {
+        "input_ids": torch.randint(0, vocab, (1, n + 1)),
+        "attention_mask": torch.ones(1, n + 1, dtype=torch.long),
+        "completion_mask": torch.ones(1, n + 1, dtype=torch.long),
+    }
+    batch["completion_mask"][0, 0] = 0
+    with torch.no_grad():
+        sums, counts = completion_logprobs(_UniformLM(vocab), **batch, chunk_size=4096)
+    token = -torch.zeros(vocab).logsumexp(0).double().item()  # the fp32 per-token value
+    assert counts.item() == n
+    # A sequential fp32 accumulation (index_add) is off by ~4e-5 here; a pairwise sum by ~1e-7.
+    assert abs(sums.item() - n * token) / (n * abs(token)) < 1e-6
