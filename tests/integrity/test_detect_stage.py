@@ -110,3 +110,23 @@ def test_detect_stage_with_watermark(tmp_path, tiny_lm, tiny_model_cfg):
     assert "key" not in wm["config"]  # the secret is not written to the report
     assert "watermark/criterion_mean_delta" in out
     assert "Effect on the Fast-DetectGPT criterion" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_generated_paper_rows_read_like_human_papers(tmp_path):
+    from cycle.data.records import Paper
+    from cycle.integrity.texts import read_text_files
+
+    row = {
+        "id": "g#0",
+        "title": "T",
+        "abstract": "A",
+        "sections": [["Intro", "x"], ["Method", "y"]],
+    }
+    path = tmp_path / "papers.jsonl"
+    path.write_text(json.dumps(row) + "\n" + json.dumps({"id": "empty", "format": "paper"}) + "\n")
+    rows, rejects = read_text_files([str(path)], label=1)
+    human = Paper(paper_id="h", title="T", abstract="A", sections=[("Intro", "x"), ("Method", "y")])
+    assert [(r["id"], r["format"], r["label"], r["text"]) for r in rows] == [
+        ("g#0", "paper", 1, human.text)
+    ]
+    assert [r["id"] for r in rejects] == ["line 2"]

@@ -15,7 +15,7 @@ from typing import Any
 FORMATS = ("paper", "review")
 Row = dict[str, Any]
 
-__all__ = ["FORMATS", "corpus_texts", "read_text_files"]
+__all__ = ["FORMATS", "corpus_texts", "paper_text", "read_text_files"]
 
 
 def _check(
@@ -24,8 +24,10 @@ def _check(
     if not isinstance(row, dict):
         return None, "row is not a JSON object"
     text = row.get("text")
+    if (not isinstance(text, str) or not text.strip()) and row.get("sections"):
+        text, default_format = paper_text(row), default_format or "paper"  # a generated-paper row
     if not isinstance(text, str) or not text.strip():
-        return None, "missing or empty 'text'"
+        return None, "missing or empty 'text' (and no 'sections')"
     fmt = row.get("format") or default_format
     if fmt not in FORMATS:
         return None, f"format {fmt!r} is not one of {FORMATS}"
@@ -34,15 +36,33 @@ def _check(
         "id": str(row.get("id", f"{Path(source).stem}:{index}")),
         "format": fmt,
         "label": label,
+        "text": text,
     }
     out.setdefault("source", source)
     return out, ""
 
 
+def paper_text(row: Row) -> str:
+    """A paper row (title, abstract, sections as [heading, latex]) in the layout of
+    ``cycle.data.records.Paper.text``, so generated and human papers are scored alike."""
+    parts = [
+        f"\\title{{{row.get('title', '')}}}",
+        f"\\begin{{abstract}}\n{row.get('abstract', '')}\n\\end{{abstract}}",
+    ]
+    for section in row.get("sections") or []:
+        heading, body = (
+            (section["heading"], section["latex"]) if isinstance(section, dict) else section
+        )
+        parts.append(f"\\section{{{heading}}}\n{body}")
+    return "\n\n".join(parts)
+
+
 def read_text_files(
     paths: Sequence[str], label: int, default_format: str | None = None
 ) -> tuple[list[Row], list[Row]]:
-    """Rows of JSONL files (``{"id", "text", "format"}``); ``.txt/.tex/.md`` files are one text each."""
+    """Rows of JSONL files (``{"id", "text", "format"}``, or generated-paper rows with ``title``,
+    ``abstract`` and ``sections`` such as the researcher's ``papers.jsonl``); ``.txt/.tex/.md``
+    files are one text each."""
     rows: list[Row] = []
     rejects: list[Row] = []
     for path_str in paths:
