@@ -143,6 +143,9 @@ class PeftConfig:
     target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
+    # Modules trained in full beside the adapters (peft's modules_to_save, matched by name suffix):
+    # e.g. [norm] lets a random tiny model learn output scales that frozen norms cannot give.
+    modules_to_save: list[str] = field(default_factory=list)
     # LoRA-GA (peft.LoraGAConfig): gradient estimation on ``ga_batches`` training batches.
     ga_direction: str = "ArB2r"
     ga_scale: str = "stable"

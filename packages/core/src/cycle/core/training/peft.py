@@ -27,6 +27,7 @@ def lora_config(cfg: PeftConfig) -> Any:
         lora_alpha=cfg.alpha,
         lora_dropout=cfg.dropout,
         target_modules=list(cfg.target_modules),
+        modules_to_save=list(cfg.modules_to_save) or None,
         task_type=TaskType.CAUSAL_LM,
     )
     if cfg.method == "lora_ga":

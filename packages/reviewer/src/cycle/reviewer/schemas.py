@@ -1,0 +1,31 @@
+"""The ``reviewer`` config group's schema (conf/reviewer/*.yaml), registered via ``cycle.schemas``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cycle.core.schemas import register
+
+REWARDS = ("mean", "min", "max")
+PAPER_TRUNCATIONS = ("end", "middle")
+
+
+@dataclass
+class ReviewerConfig:
+    """How the reviewer is prompted and how its reviews become a reward.
+
+    ``paper_truncation`` cuts only the paper text (the user turn), never the system prompt or a
+    training target: ``end`` keeps the paper's beginning and drops its end, ``middle`` keeps its
+    beginning and end and drops the middle. Training and inference cut papers the same way.
+    """
+
+    num_reviews: int = 4  # reviews asked for in the system prompt at inference ({n})
+    k: int = 1  # review sets sampled per paper; their rewards are averaged
+    reward: str = "mean"  # mean | min | max rating of a review set (the paper uses the mean)
+    paper_truncation: str = "end"  # end | middle
+    # Prompt budget in tokens; null = model.context_length - sampling.max_new_tokens.
+    max_prompt_tokens: int | None = None
+
+
+def register_configs() -> None:
+    register("reviewer", ReviewerConfig)

@@ -1,0 +1,195 @@
+"""The reviewer's stages: ``cycle train_reviewer`` and ``cycle evaluate_reviewer``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from omegaconf import DictConfig
+
+from cycle.core.config import to_dataclass
+from cycle.core.io import atomic_write_jsonl
+from cycle.core.runs import Run
+from cycle.reviewer.schemas import ReviewerConfig
+
+log = logging.getLogger(__name__)
+
+
+def _build_data_command(cfg: DictConfig) -> str:
+    return f"cycle build_data experiment={cfg.experiment_name}"
+
+
+def _write_rejected(run: Run, rejected: list[dict[str, Any]]) -> None:
+    if not rejected:
+        return
+    path = run.path("rejected.jsonl")
+    atomic_write_jsonl(path, rejected)
+    run.add_artifact("rejected", path)
+    for r in rejected:
+        run.log_rejected(r["reason"].split(":")[0])
+
+
+def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
+    """SFT of the reviewer on the Review-5K reviewer view; exports ``<run>/model``."""
+    from cycle.core.models import load_tokenizer
+    from cycle.core.training.sft import SFTConfig, fit_sft
+    from cycle.reviewer.train import load_review5k, reviewer_sft_data
+
+    if cfg.export and run.has("model"):
+        log.info("train_reviewer: %s already has a model; skipping", run.dir)
+        return dict(run.metrics)
+    rows = load_review5k(cfg.review5k_dir, "sft", cfg.split, _build_data_command(cfg))
+    if cfg.max_examples is not None:
+        rows = rows.select(range(min(int(cfg.max_examples), len(rows))))
+    reviewer = to_dataclass(cfg.reviewer, ReviewerConfig)
+    sft = to_dataclass(cfg.sft, SFTConfig)
+    data = reviewer_sft_data(
+        rows,
+        load_tokenizer(cfg.model),
+        sft.max_length,
+        reviewer.paper_truncation,
+        int(cfg.min_paper_tokens),
+    )
+    _write_rejected(run, data.rejected)
+    if not data.conversations:
+        raise ValueError(
+            f"no reviewer conversation fits {sft.max_length} tokens; see {run.path('rejected.jsonl')}"
+        )
+    # Papers are already cut to fit; "end" only guards against an off-by-one of the template.
+    sft.truncation = "end"
+    metrics = fit_sft(
+        cfg, run, data.conversations, sft, export_dir=run.path("model") if cfg.export else None
+    )
+    metrics.update(
+        papers=len(rows),
+        papers_truncated=data.truncated,
+        paper_tokens_dropped=data.paper_tokens_dropped,
+        rejected_too_long=len(data.rejected),
+    )
+    run.log_metrics(metrics)
+    return metrics
+
+
+def _reviewer_for(cfg: DictConfig, name: str, spec: DictConfig) -> Any:
+    """A ``Reviewer`` for one entry of ``cfg.reviewers``: its overrides merged over the stage's
+    model / backend / sampling / reviewer groups, or a ``generator`` node with a ``_target_``."""
+    from omegaconf import OmegaConf
+
+    from cycle.core.config import instantiate
+    from cycle.core.schemas import BackendConfig, SamplingConfig
+    from cycle.reviewer.infer import build_reviewer
+
+    def merged(group: str) -> DictConfig:
+        return OmegaConf.merge(cfg[group], spec.get(group) or {})
+
+    model = merged("model")
+    path = model.get("name_or_path")
+    if path and str(path).startswith(str(cfg.paths.runs_dir)):
+        from pathlib import Path
+
+        if not Path(path).is_dir():
+            stage = Path(path).relative_to(cfg.paths.runs_dir).parts[0]
+            raise FileNotFoundError(
+                f"reviewer '{name}': no model at {path}; run `cycle {stage} experiment={cfg.experiment_name}` first"
+            )
+    factory = (lambda: instantiate(spec.generator)) if spec.get("generator") is not None else None
+    return build_reviewer(
+        model,
+        to_dataclass(merged("backend"), BackendConfig),
+        to_dataclass(merged("sampling"), SamplingConfig),
+        to_dataclass(merged("reviewer"), ReviewerConfig),
+        generator_factory=factory,
+    )
+
+
+def _review_papers(
+    cfg: DictConfig, run: Run, name: str, spec: DictConfig, rows: Any
+) -> list[dict[str, Any]]:
+    """One JSONL row per paper in ``reviews/<name>.jsonl``, appended as batches finish (resumable)."""
+    from cycle.core.io import append_jsonl, read_jsonl
+
+    out = run.path("reviews", f"{name}.jsonl")
+    done = {r["id"]: r for r in read_jsonl(out)} if out.exists() else {}
+    todo = [i for i, pid in enumerate(rows["id"]) if pid not in done]
+    if todo:
+        reviewer = _reviewer_for(cfg, name, spec)
+        batch = int(cfg.backend.batch_size)
+        for start in range(0, len(todo), batch):
+            chunk = rows.select(todo[start : start + batch])
+            for pid, result in zip(
+                chunk["id"], reviewer.review(list(chunk["paper_text"])), strict=True
+            ):
+                done[pid] = {"id": pid, **result.to_row()}
+                append_jsonl(out, done[pid])
+        log.info("evaluate_reviewer: %s %s", name, reviewer.counts)
+    run.add_artifact(f"reviews/{name}", out)
+    return [done[pid] for pid in rows["id"]]
+
+
+def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
+    """Table 1 on the Review-5K test split for every entry of ``cfg.reviewers``, plus the figure."""
+    from cycle.core.io import atomic_write_json, atomic_write_text
+    from cycle.core.schemas import LoggerConfig
+    from cycle.core.tracking import build_logger, finish
+    from cycle.reviewer.evaluate import human_row, model_row
+    from cycle.reviewer.report import (
+        log_to_wandb,
+        paper_scores,
+        score_distribution_figure,
+        table1_markdown,
+    )
+    from cycle.reviewer.train import load_review5k
+
+    rows = load_review5k(cfg.review5k_dir, "papers", cfg.split, _build_data_command(cfg))
+    if cfg.max_papers is not None:
+        rows = rows.select(range(min(int(cfg.max_papers), len(rows))))
+    human = [list(r) for r in rows["ratings"]]
+    accepted = [bool(a) for a in rows["accepted"]]
+    table = [human_row(human, accepted, float(cfg.human_accept_threshold))]
+    model_scores = {}
+    for name, spec in cfg.reviewers.items():
+        spec = spec or {}
+        label = spec.get("label") or name
+        reviews = _review_papers(cfg, run, name, spec, rows)
+        outputs = sum(len(r["samples"]) for r in reviews)
+        unparseable = sum(r["n_unparseable"] for r in reviews)
+        table.append(
+            model_row(
+                label,
+                human,
+                accepted,
+                [r["reward"] for r in reviews],
+                [None if r["decision"] is None else r["decision"] == "Accept" for r in reviews],
+                seed=int(cfg.seed),
+                parse_rate=(outputs - unparseable) / outputs if outputs else None,
+            )
+        )
+        model_scores[label] = [
+            None
+            if r["mean_rating"] is None
+            else (r["min_rating"], r["max_rating"], r["mean_rating"])
+            for r in reviews
+        ]
+    markdown = table1_markdown(table, title=f"Review-5K {cfg.split}, {len(rows)} papers")
+    atomic_write_text(run.path("table1.md"), markdown)
+    run.add_artifact("table1", run.path("table1.md"))
+    atomic_write_json(run.path("table1.json"), [r.to_dict() for r in table])
+    run.add_artifact("table1_json", run.path("table1.json"))
+    figure = score_distribution_figure(
+        [paper_scores(h) for h in human], model_scores, run.path("score_distributions.png")
+    )
+    run.add_artifact("score_distributions", figure)
+    logger_cfg = to_dataclass(cfg.logger, LoggerConfig)
+    if logger_cfg.name == "wandb" and logger_cfg.mode != "disabled":
+        from omegaconf import OmegaConf
+
+        logger = build_logger(logger_cfg, run.dir, OmegaConf.to_container(cfg, resolve=True))
+        log_to_wandb(logger, table, figure)
+        finish(logger)
+    print(markdown)
+    metrics: dict[str, Any] = {"papers": len(rows)}
+    for row in table:
+        for key, value in row.to_dict().items():
+            if key != "name" and value is not None:
+                metrics[f"{row.name}/{key}"] = value
+    return metrics
