@@ -113,3 +113,29 @@ def test_write_report_files_and_metrics(tmp_path) -> None:
     text = (tmp_path / "report.md").read_text()
     assert "| Test | 2 | 4.50 | 7.00 |" in text and "50.00%" in text
     assert (tmp_path / "best_of_n.png").stat().st_size > 0
+
+
+def test_report_logs_tables_and_figure_to_wandb(tmp_path) -> None:
+    import wandb
+
+    class FakeRun:
+        def __init__(self) -> None:
+            self.logged: list[dict] = []
+
+        def log(self, payload: dict) -> None:
+            self.logged.append(payload)
+
+    run = FakeRun()
+    write_report(
+        tmp_path,
+        [_paper("\\cite{a}")],
+        review_records=RECORDS,
+        score_groups=[[1.0, 2.0]],
+        ns=(1, 2),
+        wandb_run=run,
+    )
+    (payload,) = run.logged
+    assert payload["paper_report/mean_references_cited"] == 1.0
+    assert isinstance(payload["paper_report/quality"], wandb.Table)
+    assert isinstance(payload["paper_report/best_of_n"], wandb.Image)
+    assert payload["paper_report/best_of_n/2"] == 2.0
