@@ -187,7 +187,8 @@ class Reviewer:
     """Reviews papers through any ``Generator`` (HF, vLLM, an API client behind the interface).
 
     ``context_length`` and ``sampling.max_new_tokens`` set the prompt budget unless
-    ``config.max_prompt_tokens`` does; papers are cut with ``fit_paper``.
+    ``config.max_prompt_tokens`` does; papers are cut with ``fit_paper`` (not at all when the
+    generator has no tokenizer, e.g. a remote API).
     """
 
     generator: Generator
@@ -214,7 +215,7 @@ class Reviewer:
         """The chat for one paper and how many paper tokens were cut to fit the budget."""
         text = paper.text if isinstance(paper, Paper) else paper
         budget = self.max_prompt_tokens
-        if budget is None:
+        if budget is None or getattr(self.generator, "tokenizer", None) is None:
             return reviewer_prompt(text, self.config.num_reviews), 0
         fitted = fit_paper(
             self.generator.tokenizer,

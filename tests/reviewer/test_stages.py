@@ -1,0 +1,207 @@
+"""evaluate_reviewer end to end with a scripted generator; reviewer experiment presets compose."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from cycle.core.generation.base import Completion, Generator
+from cycle.data.records import Paper, Review, ReviewedPaper
+from cycle.data.review_text import ReviewSet, render_review_text
+from cycle.reviewer.metrics import held_out_index
+
+
+def reviewed_paper(
+    pid: str, ratings: Sequence[float], decision: str, words: int = 60
+) -> ReviewedPaper:
+    body = " ".join(
+        f"We study problem {pid} with method {i % 7} on dataset {i % 5}." for i in range(words)
+    )
+    paper = Paper(
+        pid, title=f"Paper {pid}", abstract=f"Abstract of {pid}.", sections=[("Introduction", body)]
+    )
+    reviews = [
+        Review(
+            summary=f"A summary of {pid}.",
+            strengths="Clear.",
+            weaknesses="Few baselines.",
+            questions="Why?",
+            soundness=3,
+            presentation=3,
+            contribution=2,
+            rating=r,
+            confidence=4,
+            flag_for_ethics_review="No ethics review needed.",
+        )
+        for r in ratings
+    ]
+    return ReviewedPaper(paper, reviews, meta_review=f"Meta review of {pid}.", decision=decision)
+
+
+def write_review5k(root: Path, splits: Mapping[str, Sequence[ReviewedPaper]]) -> Path:
+    """A Review-5K folder as ``build_data`` writes it (papers + sft views), with chosen splits."""
+    from datasets import Dataset, DatasetDict
+
+    from cycle.data.features import REVIEW5K
+    from cycle.data.review5k import review5k_row, sft_view
+
+    papers = DatasetDict(
+        {
+            name: Dataset.from_list([review5k_row(rp) for rp in rps], features=REVIEW5K)
+            for name, rps in splits.items()
+        }
+    )
+    papers.save_to_disk(str(root / "papers" / "hf"))
+    DatasetDict({name: sft_view(ds) for name, ds in papers.items()}).save_to_disk(
+        str(root / "sft" / "hf")
+    )
+    return root
+
+
+class ScriptedGenerator(Generator):
+    """Answers each prompt with ``outputs[title]`` (a JSON file) for the title in the prompt."""
+
+    def __init__(self, outputs_file: str) -> None:
+        self.outputs = json.loads(Path(outputs_file).read_text())
+        self.tokenizer = None
+
+    def generate(self, prompts, sampling, n=None):
+        answers = []
+        for i, prompt in enumerate(prompts):
+            text = next(
+                v for k, v in self.outputs.items() if f"\\title{{{k}}}" in prompt[-1]["content"]
+            )
+            answers.append([Completion(text, [], "stop", prompt_index=i) for _ in range(n or 1)])
+        return answers
+
+
+def review_set_text(ratings: Sequence[float], decision: str) -> str:
+    reviews = [
+        Review(summary="s", soundness=3, presentation=3, contribution=3, rating=r, confidence=3)
+        for r in ratings
+    ]
+    return render_review_text(ReviewSet(reviews, "meta", decision))
+
+
+# Test papers: human ratings, decision, and what the scripted reviewer answers.
+A = reviewed_paper("A", [4, 6, 8], "Accept (poster)")
+B = reviewed_paper("B", [3, 5], "Reject")
+C = reviewed_paper("C", [6, 6], "Accept (oral)")
+OUTPUTS = {
+    "Paper A": review_set_text([5, 7], "Accept (poster)"),  # mean 6
+    "Paper B": review_set_text([5, 5], "Accept (poster)"),  # mean 5, wrong decision
+    "Paper C": "I could not review this paper.",  # no rating: missing, not zero
+}
+
+
+def test_evaluate_reviewer_table_matches_hand_computed(tmp_path: Path) -> None:
+    from cycle.core.stages import run_stage
+
+    data = write_review5k(
+        tmp_path / "review5k", {"train": [reviewed_paper("T", [5, 6], "Reject")], "test": [A, B, C]}
+    )
+    run_dir = tmp_path / "run"
+    (tmp_path / "outputs.json").write_text(json.dumps(OUTPUTS))
+    result = run_stage(
+        "evaluate_reviewer",
+        [
+            f"paths.root_dir={tmp_path}",
+            f"review5k_dir={data}",
+            "logger=wandb",
+            "logger.mode=offline",
+            "~reviewers.cycle_reviewer",
+            "+reviewers.scripted.label=Scripted",
+            "+reviewers.scripted.generator._target_=tests.reviewer.test_stages.ScriptedGenerator",
+            f"+reviewers.scripted.generator.outputs_file={tmp_path / 'outputs.json'}",
+        ],
+        run_dir=run_dir,
+    )
+    # Human individual, by hand. Proxy (per paper): A: e = 4-7, 6-6, 8-5 -> sq 6, abs 2;
+    # B: e = 3-5, 5-3 -> sq 4, abs 2; C: 0 -> MSE 10/3, MAE 4/3.
+    # Votes (rating >= 6): A: R A A vs Accept, B: R R vs Reject, C: A A vs Accept -> 6/7 right;
+    # F1 accept: P 1, R 4/5 -> 8/9; reject: P 2/3, R 1 -> 4/5; macro (8/9 + 4/5) / 2.
+    human = {"mse_n1": 10 / 3, "mae_n1": 4 / 3, "accuracy": 6 / 7, "macro_f1": (8 / 9 + 0.8) / 2}
+    # Scripted reviewer: A predicts 6, B predicts 5, C nothing (skipped, counted).
+    # n mode: A 6 - 6 = 0, B 5 - 4 = 1. n-1 mode: target = mean of the ratings left in.
+    err_a = {0: 6 - 7, 1: 6 - 6, 2: 6 - 5}[held_out_index(3, 0, 0)]
+    err_b = {0: 5 - 5, 1: 5 - 3}[held_out_index(2, 1, 0)]
+    # Decisions: A right, B wrong, C missing -> accuracy 1/2; F1 accept 2/3, reject 0.
+    model = {
+        "mse_n1": (err_a**2 + err_b**2) / 2,
+        "mae_n1": (abs(err_a) + abs(err_b)) / 2,
+        "mse_n": 0.5,
+        "mae_n": 0.5,
+        "accuracy": 0.5,
+        "macro_f1": 1 / 3,
+    }
+    for key, value in human.items():
+        assert result[f"Human individual/{key}"] == pytest.approx(value)
+    for key, value in model.items():
+        assert result[f"Scripted/{key}"] == pytest.approx(value)
+    assert result["Scripted/parse_rate"] == pytest.approx(2 / 3)
+    assert result["Scripted/skipped_no_prediction"] == 1
+
+    table = (run_dir / "table1.md").read_text()
+    assert "| Human individual | 3.33 | 1.33 | — | — | 85.71% | 84.44 | 3 | — |" in table
+    row = f"| Scripted | {model['mse_n1']:.2f} | {model['mae_n1']:.2f} | 0.50 | 0.50 | 50.00% | 33.33 | 2 | 67% |"
+    assert row in table
+    assert "| CycleReviewer (paper) | 1.43 | 0.92 | 1.25 | 0.87 | 74.24% | 73.99 |" in table
+    assert (run_dir / "score_distributions.png").stat().st_size > 10_000
+    reviews = [
+        json.loads(line)
+        for line in (run_dir / "reviews" / "scripted.jsonl").read_text().splitlines()
+    ]
+    assert [r["id"] for r in reviews] == ["A", "B", "C"]
+    assert reviews[2]["reward"] is None and reviews[2]["n_unparseable"] == 1
+    assert any((run_dir / "wandb").glob("offline-run-*"))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {"table1", "score_distributions", "reviews/scripted"} <= set(manifest["artifacts"])
+
+
+def test_evaluate_reviewer_names_the_missing_upstream(tmp_path: Path) -> None:
+    from cycle.core.stages import run_stage
+
+    with pytest.raises(FileNotFoundError, match="cycle build_data experiment=tiny"):
+        run_stage(
+            "evaluate_reviewer",
+            [f"paths.root_dir={tmp_path}", "experiment=tiny"],
+            run_dir=tmp_path / "run",
+        )
+    data = write_review5k(tmp_path / "review5k", {"train": [A], "test": [B]})
+    with pytest.raises(FileNotFoundError, match="cycle train_reviewer experiment=tiny"):
+        run_stage(
+            "evaluate_reviewer",
+            [f"paths.root_dir={tmp_path}", "experiment=tiny", f"review5k_dir={data}", "logger=csv"],
+            run_dir=tmp_path / "run",
+        )
+
+
+@pytest.mark.parametrize("experiment", ["reviewer_123b", "reviewer_70b", "reviewer_8b"])
+def test_reviewer_presets_compose_for_both_stages(tmp_path: Path, experiment: str) -> None:
+    from cycle.core.config import compose_stage
+
+    train = compose_stage(
+        "train_reviewer", [f"experiment={experiment}", f"paths.root_dir={tmp_path}"]
+    )
+    assert train.peft.method == "lora_ga" and train.optim.lr == pytest.approx(1e-5)
+    assert train.trainer.max_epochs == 12 and train.trainer.devices == 8
+    assert (
+        train.sft.batch_size * train.trainer.accumulate_grad_batches * train.trainer.devices == 32
+    )
+    assert train.model.tiny is None and train.model.name_or_path is not None
+    assert train.peft.modules_to_save == []
+    assert train.sft.max_length == train.model.context_length
+    assert train.review5k_dir.endswith(f"build_data/{experiment}/review5k")
+    evaluate = compose_stage(
+        "evaluate_reviewer", [f"experiment={experiment}", f"paths.root_dir={tmp_path}"]
+    )
+    assert evaluate.backend.name == "vllm" and evaluate.model.name == train.model.name
+    assert evaluate.reviewers.cycle_reviewer.model.name_or_path.endswith(
+        f"train_reviewer/{experiment}/model"
+    )
+    assert evaluate.sampling.temperature == pytest.approx(
+        0.4
+    ) and evaluate.sampling.top_p == pytest.approx(0.95)
