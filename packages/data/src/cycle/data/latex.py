@@ -33,7 +33,7 @@ from pylatexenc.latexwalker import (
     LatexWalkerError,
     get_default_latex_context_db,
 )
-from pylatexenc.macrospec import EnvironmentSpec, MacroSpec, VerbatimArgsParser
+from pylatexenc.macrospec import EnvironmentSpec, LatexContextDb, MacroSpec, VerbatimArgsParser
 
 MAIN_FILE_NAMES = ("main.tex", "paper.tex", "ms.tex")
 SECTION_LEVELS = {"part": 0, "section": 1, "subsection": 2, "subsubsection": 3, "paragraph": 4}
@@ -89,8 +89,55 @@ class LatexDocument:
     problems: list[str] = field(default_factory=list)
 
 
-def _context_db():
-    db = get_default_latex_context_db()
+class IndexedSpecialsDb(LatexContextDb):
+    """A ``LatexContextDb`` whose ``test_for_specials`` looks candidates up by first character.
+
+    pylatexenc tokenizes one character at a time and, at every character, tries every specials
+    string of every category with ``startswith``: most of the parse time. The answer is the same:
+    the longest match, the earliest category winning between equal strings.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._by_first: dict[str, list[tuple[str, object]]] | None = None
+
+    @classmethod
+    def from_db(cls, db: LatexContextDb) -> IndexedSpecialsDb:
+        fast = cls()
+        fast.__dict__.update(db.__dict__, _by_first=None)
+        return fast
+
+    def add_context_category(self, *args: object, **kwargs: object) -> None:
+        super().add_context_category(*args, **kwargs)
+        self._by_first = None
+
+    def _index(self) -> dict[str, list[tuple[str, object]]]:
+        first: dict[str, object] = {}
+        for cat in self.category_list:
+            for chars, spec in self.d[cat]["specials"].items():
+                if chars:
+                    first.setdefault(chars, spec)
+        index: dict[str, list[tuple[str, object]]] = {}
+        for chars in sorted(first, key=len, reverse=True):
+            index.setdefault(chars[0], []).append((chars, first[chars]))
+        return index
+
+    def test_for_specials(self, s: str, pos: int, parsing_state: object = None) -> object:
+        if self._by_first is None:
+            self._by_first = self._index()
+        for chars, spec in self._by_first.get(s[pos : pos + 1], ()):
+            if s.startswith(chars, pos):
+                return spec
+        return None
+
+
+def default_context_db() -> IndexedSpecialsDb:
+    """pylatexenc's default parsing context, built once (``LatexWalker`` rebuilds it per call)."""
+    return IndexedSpecialsDb.from_db(get_default_latex_context_db())
+
+
+def _context_db() -> IndexedSpecialsDb:
+    db = default_context_db()
     db.add_context_category(
         "cycle-extra",
         prepend=True,

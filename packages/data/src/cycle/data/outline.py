@@ -22,7 +22,7 @@ from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec
 from pylatexenc.latex2text import get_default_latex_context_db as get_default_text_context_db
 from pylatexenc.latexwalker import LatexEnvironmentNode, LatexMacroNode
 
-from cycle.data.latex import arg_text, latex_walker, walk
+from cycle.data.latex import arg_text, default_context_db, latex_walker, walk
 from cycle.data.paper_conversation import Outline, split_halves
 from cycle.data.records import Paper
 
@@ -57,6 +57,8 @@ def _text_context():
 _TO_TEXT = LatexNodes2Text(
     latex_context=_text_context(), math_mode="verbatim", strict_latex_spaces=True
 )
+# The parsing context latex_to_text would otherwise rebuild for every string it converts.
+_PARSE_DB = default_context_db()
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
 
 
@@ -67,7 +69,7 @@ class OutlineExtractor(Protocol):
 def latex_to_text(latex: str) -> str:
     """Readable text: citations dropped, math kept verbatim, whitespace collapsed."""
     try:
-        text = _TO_TEXT.latex_to_text(latex)
+        text = _TO_TEXT.latex_to_text(latex, latex_context=_PARSE_DB)
     except Exception:  # pylatexenc is tolerant, but keep a readable fallback for odd input
         text = re.sub(r"\\[a-zA-Z]+\*?|[{}]", " ", latex)
     return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(text.split()))
@@ -106,6 +108,8 @@ def _subsections(latex: str) -> list[tuple[str, str]]:
 
 def tables(latex: str) -> list[dict[str, Any]]:
     """Every ``tabular`` in the LaTeX as ``{"name", "result": {"table", "description"}}``."""
+    if "table" not in latex:  # no table environment: skip the parse
+        return []
     nodes, _, _ = latex_walker(latex).get_latex_nodes()
     found = []
     for env in walk(nodes):

@@ -109,6 +109,25 @@ def _semantic_scholar(cfg: DictConfig, data: DataConfig) -> SemanticScholar | No
     )
 
 
+def _stats_tokenizer(model_cfg: DictConfig) -> Any:
+    """The tokenizer for the length statistics. A tiny model that is not cached yet gets only its
+    tokenizer trained (the same one ``load_tokenizer`` would save with the model): building and
+    saving the random model is the slowest part of a sample build and counting needs none of it.
+    """
+    from cycle.core.models import (
+        as_model_config,
+        build_tiny_tokenizer,
+        load_tokenizer,
+        tiny_model_dir,
+    )
+
+    model = as_model_config(model_cfg)
+    tiny = model.name_or_path is None and model.tiny is not None
+    if tiny and not (tiny_model_dir(model) / "config.json").exists():
+        return build_tiny_tokenizer(model.tiny)
+    return load_tokenizer(model)
+
+
 def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
     data = _data_config(cfg.data)
     if data.source not in ("raw", "released"):
@@ -121,11 +140,7 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
     if todo and rejects_path.exists() and not any(run.has(n) for n in DATASETS):
         rejects_path.unlink()  # a fresh build: start the reject list anew
     rejects = RejectLog(rejects_path)
-    tokenizer = None
-    if cfg.get("token_stats", True) and todo:
-        from cycle.core.models import load_tokenizer
-
-        tokenizer = load_tokenizer(cfg.model)
+    tokenizer = _stats_tokenizer(cfg.model) if cfg.get("token_stats", True) and todo else None
     count = make_token_counter(tokenizer)
 
     summary: dict[str, Any] = {
