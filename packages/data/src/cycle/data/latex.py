@@ -345,6 +345,8 @@ def drop_macros(latex: str, names: frozenset[str] | set[str], replacement: str =
 
 def _clean_inline(latex: str) -> str:
     """A title for metadata: ``\\thanks`` removed, ``\\\\`` and newlines as spaces."""
+    if "\\" not in latex:  # no macro to drop (most headings): skip the two parses
+        return " ".join(latex.split())
     latex = drop_macros(latex, {"thanks", "footnote", "label"})
     return " ".join(drop_macros(latex, {"\\", "newline"}, " ").split())
 
