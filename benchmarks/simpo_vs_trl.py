@@ -19,7 +19,7 @@ Every (implementation, length) runs in a fresh subprocess. Reported memory:
 
 - peak RSS: ``ru_maxrss`` after the steps minus the resident set just before the first step,
   i.e. the extra host memory the steps needed at their peak (activations, logits, gradients,
-  allocator slack). Parameter gradients (~130 MB here) are in it for both sides.
+  allocator slack). Parameter gradients (~68 MiB here) are in it for both sides.
 - saved: bytes of the tensors autograd keeps for the backward pass at the end of one forward
   (``saved_tensors_hooks``, parameters excluded, storages counted once).
 """
