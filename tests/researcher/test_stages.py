@@ -113,5 +113,17 @@ def test_generate_with_base_model_then_train_then_generate_with_policy(
     assert (root / "runs" / "train_researcher" / "tiny" / "model" / "config.json").exists()
 
     caplog.clear()
-    run_stage("generate", [*gen, "sampling.n=1"], run_dir=tmp_path / "policy")
+    scorer = "scorer={_target_:tests.researcher.test_stages.length_score,_partial_:true}"
+    out = run_stage("generate", [*gen, scorer], run_dir=tmp_path / "policy")
     assert "using the trained policy" in caplog.text
+    rows = read_jsonl(tmp_path / "policy" / "papers.jsonl")
+    (best,) = read_jsonl(tmp_path / "policy" / "selected.jsonl")
+    assert (
+        best["score"] == max(r["score"] for r in rows) == max(len(r["outline_text"]) for r in rows)
+    )
+    assert out["best_of_n/2"] == best["score"]
+
+
+def length_score(papers: list[GeneratedPaper]) -> list[float]:
+    """A stand-in reviewer for the scorer seam."""
+    return [float(len(p.outline_text)) for p in papers]

@@ -21,6 +21,7 @@ from cycle.core.runs import Run
 from cycle.researcher.data import load_research14k, row_references, sft_conversations
 from cycle.researcher.export import to_markdown, to_tex
 from cycle.researcher.protocol import GeneratedPaper
+from cycle.researcher.selection import best_index
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,10 @@ def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
             # A prompt interrupted part-way is redone whole: its n samples belong together.
             groups = researcher.write_many([(p["references"], cfg.topic) for p in chunk], n)
             scores = list(scorer([paper for g in groups for paper in g])) if scorer else None
+            if scores is not None and len(scores) != len(chunk) * n:
+                raise ValueError(
+                    f"scorer returned {len(scores)} scores for {len(chunk) * n} papers"
+                )
             for i, (prompt, papers) in enumerate(zip(chunk, groups, strict=True)):
                 for k, paper in enumerate(papers):
                     paper_id = f"{prompt['prompt_id']}#{k}"
@@ -149,10 +154,18 @@ def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
     papers = [GeneratedPaper.from_row(r) for r in rows]
     score_groups = None
     if all("score" in r for r in rows) and rows:
-        by_prompt: dict[str, list[float | None]] = {}
+        by_prompt: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
-            by_prompt.setdefault(r["prompt_id"], []).append(r["score"])
-        score_groups = list(by_prompt.values())
+            by_prompt.setdefault(r["prompt_id"], []).append(r)
+        score_groups = [[r["score"] for r in group] for group in by_prompt.values()]
+        # Rejection sampling: the best-scored paper of each prompt.
+        best = [
+            group[i]
+            for group in by_prompt.values()
+            if (i := best_index([r["score"] for r in group])) is not None
+        ]
+        atomic_write_jsonl(run.path("selected.jsonl"), best)
+        run.add_artifact("selected", run.path("selected.jsonl"))
     reviews = read_jsonl(cfg.reviews_file) if cfg.get("reviews_file") else None
     logger = build_logger(
         to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
