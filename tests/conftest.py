@@ -12,6 +12,16 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tiny-model ops are dominated by per-op overhead: one thread is as fast on an idle 2-core
+# machine and several times faster on a loaded one (thread oversubscription). Stage
+# subprocesses started by tests inherit it through OMP_NUM_THREADS.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def _has_cuda() -> bool:

@@ -19,17 +19,6 @@ SENTENCES = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny-model forward passes are far faster on one thread when the 2 CPU cores are shared."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _human_jsonl(path, n_per_format=6):
     rows = []
     for i in range(n_per_format):

@@ -20,17 +20,6 @@ TEXT = (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny-model forward passes are far faster on one thread when the 2 CPU cores are shared."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _direct(logits_score: np.ndarray, labels: np.ndarray, logits_ref: np.ndarray) -> float:
     """The criterion written out position by position in float64."""
     ll = mu = var = 0.0

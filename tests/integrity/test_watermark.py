@@ -17,17 +17,6 @@ from cycle.integrity.watermark import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny-model forward passes are far faster on one thread when the 2 CPU cores are shared."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_green_list_is_keyed_and_has_gamma_fraction():
     ctx = torch.tensor([[5, 17], [5, 18], [900, 3]])
     m = green_mask(42, ctx, 20_000, 0.25)
