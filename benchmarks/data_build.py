@@ -13,10 +13,17 @@ one with a malformed BibTeX entry), so the reject path is part of the timing.
 Each size is built in a fresh child process that runs what ``cycle build_data`` runs for
 Research-14K (``load_arxiv_paper`` per folder, heuristic outlines, ``build_research14k`` with the
 JSONL spool, chronological split, ``save_to_disk`` + JSONL + parquet), with lengths counted in
-words (no tokenizer). Peak memory is that child's RSS high-water mark, ``ru_maxrss`` of the
-rusage ``os.wait4`` returns for it (so one size cannot inherit another's peak); the child also
-reports its RSS after imports, before the first paper. Papers per second = rows written / wall
-time of the build (imports excluded); CPU seconds are the child's user + system time for it.
+words (no tokenizer). Papers per second = rows written / wall time of the build (imports
+excluded); CPU seconds are the child's process time for it.
+
+Memory, two numbers per child:
+
+- peak RSS: the child's RSS high-water mark, ``ru_maxrss`` of the rusage ``os.wait4`` returns for
+  that one child (``RUSAGE_CHILDREN`` would carry one size's peak into the next). It counts the
+  pages of the memory-mapped Arrow files that were read, so it includes up to the size of the
+  written dataset in file-backed (reclaimable page-cache) memory;
+- peak anonymous RSS: the heap and other private memory, ``RssAnon`` of ``/proc/self/status``
+  sampled every 10 ms by a thread of the child (Linux only), the part that would exhaust RAM.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -93,6 +101,27 @@ def _rss_mb(maxrss: int) -> float:
     return maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
+class _AnonPeak:
+    """Highest ``RssAnon`` of this process, sampled by a daemon thread (None off Linux)."""
+
+    def __init__(self, interval_s: float = 0.01) -> None:
+        self.peak_kb: int | None = None
+        self._done = threading.Event()
+        if Path("/proc/self/status").exists():
+            self._thread = threading.Thread(target=self._run, args=(interval_s,), daemon=True)
+            self._thread.start()
+
+    def _run(self, interval_s: float) -> None:
+        while not self._done.wait(interval_s):
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    self.peak_kb = max(self.peak_kb or 0, int(line.split()[1]))
+
+    def stop(self) -> float | None:
+        self._done.set()
+        return None if self.peak_kb is None else self.peak_kb / 1024
+
+
 def child(arxiv_dir: Path, out_dir: Path) -> dict[str, Any]:
     """Build Research-14K rows from ``arxiv_dir`` (runs in the measured child process)."""
     import datasets
@@ -105,6 +134,7 @@ def child(arxiv_dir: Path, out_dir: Path) -> dict[str, Any]:
     datasets.disable_progress_bars()
     logging.disable(logging.WARNING)  # bibtexparser logs each broken entry; rejects count them
     rss_start = _rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    peak_anon = _AnonPeak()
     cpu0, t0 = time.process_time(), time.perf_counter()
     rejects = RejectLog(out_dir / "rejected.jsonl")
     summary = build_research14k(
@@ -114,12 +144,14 @@ def child(arxiv_dir: Path, out_dir: Path) -> dict[str, Any]:
         HeuristicOutline(),
         count_tokens=make_token_counter(None),
     )
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {
         "rows": summary["papers"],
         "rejected": sum(rejects.dropped.values()),
-        "wall_s": time.perf_counter() - t0,
-        "cpu_s": time.process_time() - cpu0,
+        "wall_s": wall,
+        "cpu_s": cpu,
         "rss_after_imports_mb": rss_start,
+        "peak_anon_mb": peak_anon.stop(),
     }
 
 
@@ -163,13 +195,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((n, r))
             print(f"{n}: {r}", file=sys.stderr)
     print("| sources | rows | rejected | build wall s | build CPU s | papers/s (wall) "
-          "| papers/s (CPU) | RSS after imports MB | peak RSS MB |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| papers/s (CPU) | RSS after imports MB | peak RSS MB | peak anon RSS MB |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, r in rows:
+        anon = "n/a" if r["peak_anon_mb"] is None else f"{r['peak_anon_mb']:.0f}"
         print(
             f"| {n} | {r['rows']} | {r['rejected']} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} "
             f"| {r['rows'] / r['wall_s']:.2f} | {r['rows'] / r['cpu_s']:.2f} "
-            f"| {r['rss_after_imports_mb']:.0f} | {r['peak_rss_mb']:.0f} |"
+            f"| {r['rss_after_imports_mb']:.0f} | {r['peak_rss_mb']:.0f} | {anon} |"
         )
     return 0
 

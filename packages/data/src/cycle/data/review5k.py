@@ -19,7 +19,15 @@ from cycle.data.problems import Problem
 from cycle.data.records import ReviewedPaper
 from cycle.data.review_text import ReviewSet, render_review_text
 from cycle.data.splits import random_split
-from cycle.data.writer import EXPORTS, RejectLog, RowSpool, TokenCounter, length_stats, save_splits
+from cycle.data.writer import (
+    BATCH_ROWS,
+    EXPORTS,
+    RejectLog,
+    RowSpool,
+    TokenCounter,
+    length_stats,
+    save_splits,
+)
 
 # The CycleReviewer instruction (zhu-minjun/Researcher, CycleReviewer.evaluate); {n} = reviews.
 REVIEWER_SYSTEM_PROMPT = """You are an expert academic reviewer tasked with providing a thorough and balanced evaluation of research papers. For each paper submitted, conduct a comprehensive review addressing the following aspects:
@@ -75,6 +83,7 @@ def sft_view(ds: Dataset, variant: str = "A") -> Dataset:
         lambda row: {"messages": reviewer_messages(row, variant)},
         remove_columns=[c for c in ds.column_names if c not in ("id", "mean_rating", "decision")],
         features=REVIEW5K_SFT,
+        writer_batch_size=BATCH_ROWS,
     )
 
 

@@ -17,6 +17,10 @@ from cycle.core.io import append_jsonl, atomic_dir
 from cycle.data.problems import Problem
 
 EXPORTS = ("jsonl", "parquet")
+# Rows per Arrow write, JSONL batch and parquet row group. ``datasets`` defaults to 1,000 rows
+# (or 100 MB row groups), which holds up to 1,000 whole papers in Python objects (in pandas, for
+# JSONL) at once: memory would grow with the corpus up to that size.
+BATCH_ROWS = 64
 
 
 class RejectLog:
@@ -57,6 +61,7 @@ class RowSpool:
             features=features,
             gen_kwargs={"path": str(self.path)},
             cache_dir=str(cache_dir),
+            writer_batch_size=BATCH_ROWS,
         )
 
 
@@ -77,9 +82,14 @@ def save_splits(
         DatasetDict(splits).save_to_disk(str(tmp / "hf"))
         for name, ds in splits.items():
             if "jsonl" in export:
-                ds.to_json(str(tmp / f"{name}.jsonl"), lines=True, force_ascii=False)
+                ds.to_json(
+                    str(tmp / f"{name}.jsonl"),
+                    batch_size=BATCH_ROWS,
+                    lines=True,
+                    force_ascii=False,
+                )
             if "parquet" in export:
-                ds.to_parquet(str(tmp / f"{name}.parquet"))
+                ds.to_parquet(str(tmp / f"{name}.parquet"), batch_size=BATCH_ROWS)
     return Path(out_dir)
 
 
