@@ -13,8 +13,8 @@ def test_pipeline_runs_steps_writes_report_and_skips_finished_steps(tmp_path):
     args = [
         f"paths.root_dir={tmp_path}",
         "logger=csv",
-        "steps.build_data.enabled=false",
-        "+steps.sample={stage: sample, enabled: true, overrides: ['prompts_file=" + str(prompts) + "', 'sampling.max_new_tokens=2']}",
+        "~steps",  # only this test's step
+        "+steps={sample: {stage: sample, enabled: true, overrides: ['prompts_file=" + str(prompts) + "', 'sampling.max_new_tokens=2']}}",
     ]
     first = run_stage("pipeline", args, run_dir=tmp_path / "pipe")
     assert first["steps"] == 1 and first["sample/sampled_now"] == 1
