@@ -26,6 +26,8 @@ from cycle.core.chat import PromptLike, is_chat, render_prompt, tokenize_chat
 from cycle.rlloop.pairs import PreferencePair
 
 SIDES = ("chosen", "rejected")
+# A completion: one assistant message's text, or the turns that continue a chat prompt.
+Completion = str | Sequence[Mapping[str, str]]
 
 
 class UntrainablePairError(ValueError):
@@ -47,48 +49,65 @@ def pairs_to_dataset(pairs: Sequence[PreferencePair], prompts: Mapping[str, Prom
     rows = {
         "prompt_id": [p.prompt_id for p in pairs],
         "prompt": [_prompt_value(prompts[p.prompt_id]) for p in pairs],
-        "chosen": [p.chosen for p in pairs],
-        "rejected": [p.rejected for p in pairs],
+        "chosen": [_completion_value(p.chosen) for p in pairs],
+        "rejected": [_completion_value(p.rejected) for p in pairs],
         "chosen_reward": [float(p.chosen_reward) for p in pairs],
         "rejected_reward": [float(p.rejected_reward) for p in pairs],
     }
     return Dataset.from_dict(rows)
 
 
+def _completion_value(completion: Completion) -> str | list[dict[str, str]]:
+    return completion if isinstance(completion, str) else [dict(m) for m in completion]
+
+
 def _prompt_value(prompt: PromptLike) -> str | list[dict[str, str]]:
     return prompt if isinstance(prompt, str) else [dict(m) for m in prompt]
 
 
-def _last_run(mask: list[int]) -> tuple[int, int]:
-    """Start and end (exclusive) of the last run of ones: the final assistant turn."""
-    end = max(i for i, m in enumerate(mask) if m) + 1
-    start = end
-    while start > 0 and mask[start - 1]:
-        start -= 1
-    return start, end
+def _runs(mask: list[int]) -> list[tuple[int, int]]:
+    """Start and end (exclusive) of each run of ones: one per assistant turn."""
+    runs: list[tuple[int, int]] = []
+    for i, m in enumerate(mask):
+        if m and (i == 0 or not mask[i - 1]):
+            runs.append((i, i + 1))
+        elif m:
+            runs[-1] = (runs[-1][0], i + 1)
+    return runs
 
 
 def encode_completion(
-    tokenizer: Any, prompt: PromptLike, completion: str, max_length: int
+    tokenizer: Any, prompt: PromptLike, completion: Completion, max_length: int
 ) -> tuple[list[int], list[int]]:
     """Token ids of prompt + completion and a mask that is 1 on the completion's tokens.
 
     A chat prompt gets the completion as a final assistant message and the whole conversation is
     tokenized with the chat template (its end-of-turn token counts as a completion token). A
-    string prompt is tokenized as is, followed by the completion and the EOS token. Sequences
-    over ``max_length`` lose tokens from the end.
+    completion given as messages continues a chat prompt over several turns (a paper's outline,
+    results and second half): the tokens of its assistant turns are the completion, its other
+    turns are context. A string prompt is tokenized as is, followed by the completion and the
+    EOS token. Sequences over ``max_length`` lose tokens from the end.
     """
     if is_chat(prompt):
-        messages = [*prompt, {"role": "assistant", "content": completion}]
-        ids, assistant = tokenize_chat(tokenizer, messages)
-        if not any(assistant):
+        turns = (
+            [{"role": "assistant", "content": completion}]
+            if isinstance(completion, str)
+            else [dict(m) for m in completion]
+        )
+        n_assistant = sum(m["role"] == "assistant" for m in turns)
+        ids, assistant = tokenize_chat(tokenizer, [*prompt, *turns])
+        runs = _runs(assistant)
+        if n_assistant == 0 or len(runs) < n_assistant:
             raise UntrainablePairError(
                 "no_completion_tokens", "the chat template marked no assistant tokens"
             )
-        start, end = _last_run(assistant)
         mask = [0] * len(ids)
-        mask[start:end] = [1] * (end - start)
+        for run_start, run_end in runs[-n_assistant:]:
+            mask[run_start:run_end] = [1] * (run_end - run_start)
+        start = runs[-n_assistant][0]
     else:
+        if not isinstance(completion, str):
+            raise TypeError("a completion given as messages needs a chat prompt")
         prompt_ids = tokenizer(render_prompt(tokenizer, prompt))["input_ids"]
         completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
         if tokenizer.eos_token_id is not None:

@@ -1,0 +1,171 @@
+"""The rlloop stages: ``cycle simpo`` (one SimPO + NLL training) and ``cycle rlloop`` (the cycle)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from cycle.core.runs import Run
+
+log = logging.getLogger(__name__)
+
+
+def _logger(cfg: DictConfig, run: Run) -> Any:
+    from cycle.core.config import to_dataclass
+    from cycle.core.schemas import LoggerConfig
+    from cycle.core.tracking import build_logger
+
+    return build_logger(
+        to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
+    )
+
+
+def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
+    """SimPO + NLL on ``cfg.pairs`` starting from ``cfg.policy``; exports ``<run>/policy``."""
+    from cycle.core.tracking import finish
+    from cycle.rlloop.simpo_module import fit_simpo, load_pairs, record_dropped
+
+    if cfg.export and run.has("policy"):
+        log.info("simpo: %s already has a policy; skipping", run.dir)
+        return dict(run.metrics)
+    if not (Path(cfg.policy) / "config.json").is_file():
+        raise FileNotFoundError(
+            f"no policy at {cfg.policy}: run `cycle train_researcher experiment={cfg.experiment_name}` "
+            "first (or set policy=<HF folder>)"
+        )
+    pairs = load_pairs(cfg.pairs, f"cycle rlloop experiment={cfg.experiment_name}")
+    logger = _logger(cfg, run)
+    try:
+        result = fit_simpo(
+            cfg,
+            run.dir,
+            pairs,
+            cfg.policy,
+            export_dir=run.path("policy") if cfg.export else None,
+            logger=logger,
+        )
+    finally:
+        finish(logger)
+    record_dropped(run, result.dropped)
+    if result.exported is not None:
+        run.add_artifact("policy", result.exported)
+    run.log_metrics(result.metrics)
+    return result.metrics
+
+
+def _held_out(cfg: DictConfig) -> str:
+    if int(cfg.eval.max_prompts or 0) <= 0:
+        return "none (eval.max_prompts=0): only the round samples are scored"
+    return (
+        f"the first {cfg.eval.max_prompts} Research-14K '{cfg.eval.split}' bibliographies, "
+        f"{cfg.eval.papers_per_prompt} paper(s) each, the same prompts and sampling seed for every policy"
+    )
+
+
+def _register_round(run: Run, t: int) -> None:
+    d = f"round_{t}"
+    files = {
+        "samples": "samples.jsonl",
+        "reviews": "reviews.jsonl",
+        "pairs": "pairs",
+        "pairs_jsonl": "pairs.jsonl",
+        "pairs_dropped": "pairs_dropped.jsonl",
+        "metrics": "metrics.json",
+    }
+    for name, file in files.items():
+        run.add_artifact(f"{d}/{name}", run.dir / d / file)
+    if (run.dir / d / "policy").is_dir():
+        run.add_artifact(f"{d}/policy", run.dir / d / "policy")
+
+
+def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
+    """T rounds of sample -> review -> pairs -> train -> evaluate (see ``cycle.rlloop.loop``)."""
+    import json
+
+    from cycle.core.tracking import finish
+    from cycle.rlloop.loop import ROUND_STEPS, check_inputs, run_step
+    from cycle.rlloop.report import DROP_KEYS, policy_rows, write_report
+
+    rounds = int(cfg.rounds)
+    if rounds < 0:
+        raise ValueError(f"rounds must be >= 0, got {rounds}")
+    if rounds > int(cfg.prompts.slices):
+        raise ValueError(
+            f"{rounds} rounds need at least as many prompt slices (prompts.slices={cfg.prompts.slices})"
+        )
+    check_inputs(cfg)
+    logger = _logger(cfg, run)
+    evaluate = int(cfg.eval.max_prompts or 0) > 0
+    baseline = None
+    if evaluate and cfg.eval.baseline:
+        run_step(cfg, run.dir, "baseline", None)
+        baseline = json.loads((run.dir / "baseline" / "metrics.json").read_text())
+        run.add_artifact("baseline/metrics", run.dir / "baseline" / "metrics.json")
+        logger.log_metrics(policy_rows(baseline, [])[0], step=0)
+    per_round: list[dict[str, Any]] = []
+    for t in range(rounds):
+        for step in ROUND_STEPS:
+            run_step(cfg, run.dir, step, t)
+        metrics = json.loads((run.dir / f"round_{t}" / "metrics.json").read_text())
+        per_round.append(metrics)
+        _register_round(run, t)
+        row = policy_rows(None, [metrics])[0]
+        logger.log_metrics(
+            {k: v for k, v in row.items() if isinstance(v, (int, float))}, step=t + 1
+        )
+        log.info("rlloop: round %d done: %s", t, {k: v for k, v in row.items() if "eval/" in k})
+    # Drop counts over all rounds (set, not added: a resumed run must not count twice).
+    for key in DROP_KEYS:
+        run.rejected[f"pairs/{key}"] = sum(
+            (m["pairs"] or {}).get(f"dropped_{key}", 0) for m in per_round
+        )
+    run.rejected["reviews/missing_reward"] = sum(
+        (m["review"] or {}).get("missing_rewards", 0) for m in per_round
+    )
+    run.write_manifest()
+    wandb_run = (
+        logger.experiment if cfg.logger.name == "wandb" and cfg.logger.mode != "disabled" else None
+    )
+    files = write_report(
+        run.dir,
+        baseline,
+        per_round,
+        f"cycle rlloop: {cfg.experiment_name}",
+        _held_out(cfg),
+        wandb_run,
+    )
+    finish(logger)
+    for name, path in files.items():
+        run.add_artifact(name, path)
+    result = _final_metrics(baseline, per_round)
+    run.log_metrics(result)
+    print((run.dir / "report.md").read_text(encoding="utf-8"))
+    return result
+
+
+def _final_metrics(
+    baseline: dict[str, Any] | None, per_round: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Flat numbers for the manifest and sweepers: ``final/*`` = the last evaluated policy
+    (the last round's samples when nothing is evaluated), plus per-round pair counts."""
+    out: dict[str, Any] = {"rounds": len(per_round)}
+    last_eval = per_round[-1]["eval"] if per_round else (baseline or {}).get("eval")
+    if not last_eval and per_round:
+        last_eval = per_round[-1]["review"]
+    for key, value in (last_eval or {}).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"final/{key}"] = value
+    if baseline and baseline.get("eval", {}).get("mean_score") is not None:
+        out["baseline/mean_score"] = baseline["eval"]["mean_score"]
+    for m in per_round:
+        t = m["round"]
+        out[f"round_{t}/pairs"] = (m["pairs"] or {}).get("pairs", 0)
+        for key in ("mean_score", "accept_rate"):
+            if (m.get("eval") or {}).get(key) is not None:
+                out[f"round_{t}/eval_{key}"] = m["eval"][key]
+        if (m.get("review") or {}).get("mean_score") is not None:
+            out[f"round_{t}/sample_mean_score"] = m["review"]["mean_score"]
+    return out

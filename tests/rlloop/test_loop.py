@@ -1,0 +1,208 @@
+"""``cycle rlloop`` on the tiny random policy with a stand-in reviewer: steps, artifacts, resume.
+
+The reviewer seam (``review.generator``) takes ``HashReviewer``, which rates a paper by a hash of
+its text, so every round has distinct rewards and real pairs without training a reviewer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from cycle.core.generation.base import Completion, Generator
+from cycle.core.io import read_jsonl, sha256_path
+from cycle.core.stages import run_stage
+from cycle.data.records import Paper, Reference
+
+RATINGS = (1, 3, 5, 6, 8, 10)
+
+
+class HashReviewer(Generator):
+    """A review document whose single rating is a hash of the prompt (the paper text)."""
+
+    tokenizer = None
+
+    def generate(self, prompts, sampling, n=None):
+        out = []
+        for prompt in prompts:
+            text = prompt if isinstance(prompt, str) else prompt[-1]["content"]
+            rating = RATINGS[int(hashlib.sha256(text.encode()).hexdigest(), 16) % len(RATINGS)]
+            decision = "Accept (poster)" if rating >= 6 else "Reject"
+            review = (
+                f"## Summary\n\nA paper.\n\n## Rating\n\n{rating}\n\n**********\n"
+                f"## Meta Review\n\nOk.\n\n## Paper Decision\n\n{decision}"
+            )
+            out.append([Completion(review, [], "stop") for _ in range(n or 1)])
+        return out
+
+
+def _write_research14k(root: Path, n_train: int = 4) -> None:
+    from datasets import Dataset
+
+    from cycle.data.features import RESEARCH14K
+    from cycle.data.paper_conversation import Outline
+    from cycle.data.research14k import research14k_row
+    from cycle.data.writer import save_splits
+
+    rows = []
+    for i in range(n_train + 1):
+        refs = [
+            Reference(f"k{i}{j}", f"Work {j}", f"We study {j}.", f"@misc{{k{i}{j},\n}}")
+            for j in range(2)
+        ]
+        paper = Paper(
+            f"p{i}",
+            f"Paper {i}",
+            "We propose a method.",
+            [("Introduction", f"Intro~\\cite{{k{i}0}}."), ("Experiments", "It works.")],
+            refs,
+            date=f"2024-01-0{i + 1}",
+        )
+        outline = Outline(
+            "Gap.",
+            "Idea.",
+            6,
+            6,
+            6,
+            [{"name": "M", "description": "Run."}],
+            [{"name": "M", "result": {"table": [["a"], ["1"]]}}],
+        )
+        rows.append(research14k_row(paper, outline))
+    splits = {
+        "train": Dataset.from_list(rows[:n_train], features=RESEARCH14K),
+        "test": Dataset.from_list(rows[n_train:], features=RESEARCH14K),
+    }
+    save_splits(splits, root / "runs" / "build_data" / "tiny" / "research14k" / "papers", ["jsonl"])
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, tiny_lm):
+    from cycle.core.models import save_hf_folder
+
+    root = tmp_path_factory.mktemp("rlloop")
+    _write_research14k(root)
+    model, tokenizer = tiny_lm
+    save_hf_folder(model, tokenizer, root / "runs" / "train_researcher" / "tiny" / "model")
+    return root
+
+
+def _overrides(root: Path, *extra: str) -> list[str]:
+    return [
+        "experiment=tiny",
+        f"paths.root_dir={root}",
+        "logger=csv",
+        "review.generator={_target_:tests.rlloop.test_loop.HashReviewer}",
+        "sampling.max_new_tokens=8",
+        "prompts.batch_size=2",
+        "review.batch_size=2",
+        "eval.max_prompts=1",
+        "optim.lr=1e-3",
+        *extra,
+    ]
+
+
+def _fingerprint(run_dir: Path) -> dict[str, str]:
+    """Hashes of what must not depend on interruptions (paths made relative to the run)."""
+    out = {}
+    for t in (0, 1):
+        d = run_dir / f"round_{t}"
+        out[f"{t}/samples"] = sha256_path(d / "samples.jsonl")
+        out[f"{t}/pairs"] = sha256_path(d / "pairs.jsonl")
+        out[f"{t}/weights"] = sha256_path(d / "policy" / "model.safetensors")
+        metrics = (d / "metrics.json").read_text().replace(str(run_dir), "<run>")
+        out[f"{t}/metrics"] = hashlib.sha256(metrics.encode()).hexdigest()
+    return out
+
+
+def test_missing_policy_names_the_command(tmp_path) -> None:
+    _write_research14k(tmp_path)
+    with pytest.raises(FileNotFoundError, match="cycle train_researcher experiment=tiny"):
+        run_stage("rlloop", _overrides(tmp_path), run_dir=tmp_path / "run")
+
+
+def test_missing_reviewer_names_the_command(root, tmp_path) -> None:
+    overrides = [o for o in _overrides(root) if not o.startswith("review.generator")]
+    with pytest.raises(FileNotFoundError, match="cycle train_reviewer experiment=tiny"):
+        run_stage("rlloop", overrides, run_dir=tmp_path / "run")
+
+
+def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypatch) -> None:
+    import cycle.rlloop.loop as loop
+    from cycle.rlloop.simpo_module import SimPOModule
+
+    clean = run_stage("rlloop", _overrides(root), run_dir=tmp_path / "clean")
+    clean_dir = tmp_path / "clean"
+    for t in (0, 1):
+        metrics = json.loads((clean_dir / f"round_{t}" / "metrics.json").read_text())
+        assert metrics["pairs"]["pairs"] >= 1 and metrics["train"]["trained"]
+        assert (
+            metrics["pairs"]["pairs"]
+            + sum(
+                metrics["pairs"][f"dropped_{r}"]
+                for r in ("tie", "missing_reward", "identical_text", "too_few_samples")
+            )
+            == metrics["sample"]["prompts"]
+        )
+        assert (
+            len(read_jsonl(clean_dir / f"round_{t}" / "samples.jsonl"))
+            == 3 * metrics["sample"]["prompts"]
+        )
+    # Disjoint halves of the 4 training prompts, one per round.
+    prompts = [
+        {r["prompt_id"] for r in read_jsonl(clean_dir / f"round_{t}" / "samples.jsonl")}
+        for t in (0, 1)
+    ]
+    assert len(prompts[0]) == len(prompts[1]) == 2 and not prompts[0] & prompts[1]
+    assert clean["rounds"] == 2 and "final/mean_score" in clean and "baseline/mean_score" in clean
+    assert (clean_dir / "report.md").read_text().count("| P_") == 3
+    assert (clean_dir / "rounds.png").stat().st_size > 0
+
+    run_dir = tmp_path / "interrupted"
+    # 1. Killed after sampling round 0, while reviewing (after one appended review batch).
+    real_review = loop.review_papers
+    calls = {"sample": 0}
+
+    def crash_after_first_batch(cfg, samples, out):
+        if out != run_dir / "round_0" / "reviews.jsonl":
+            return real_review(cfg, samples, out)
+        real_review(cfg, samples[:2], out)
+        raise RuntimeError("killed while reviewing")
+
+    monkeypatch.setattr(loop, "review_papers", crash_after_first_batch)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_stage("rlloop", _overrides(root), run_dir=run_dir)
+    assert (run_dir / "round_0" / "steps" / "sample.json").exists()
+    assert not (run_dir / "round_0" / "steps" / "review.json").exists()
+    assert len(read_jsonl(run_dir / "round_0" / "reviews.jsonl")) == 2
+    monkeypatch.setattr(loop, "review_papers", real_review)
+
+    # 2. Killed during round 0's training (second optimizer step).
+    real_step = SimPOModule.training_step
+
+    def crash_in_training(self, batch, batch_idx):
+        if batch_idx == 1:
+            raise RuntimeError("killed while training")
+        return real_step(self, batch, batch_idx)
+
+    monkeypatch.setattr(SimPOModule, "training_step", crash_in_training)
+    real_sample = loop.sample_papers
+
+    def counting_sample(*args, **kwargs):
+        calls["sample"] += 1
+        return real_sample(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "sample_papers", counting_sample)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_stage("rlloop", _overrides(root), run_dir=run_dir)
+    assert calls["sample"] == 0  # baseline and round 0 sampling were not redone
+    assert (run_dir / "round_0" / "steps" / "pairs.json").exists()
+    assert not (run_dir / "round_0" / "policy").exists()  # no half-written policy
+    monkeypatch.setattr(SimPOModule, "training_step", real_step)
+
+    # 3. The same command again finishes, with the artifacts of the uninterrupted run.
+    resumed = run_stage("rlloop", _overrides(root), run_dir=run_dir)
+    assert _fingerprint(run_dir) == _fingerprint(clean_dir)
+    assert resumed == clean
