@@ -125,12 +125,12 @@ def check_inputs(cfg: DictConfig) -> None:
         cfg.review.get("generator") is None
         and reviewer
         and str(reviewer).startswith(str(cfg.paths.runs_dir))
+        and not (Path(reviewer) / "config.json").is_file()
     ):
-        if not (Path(reviewer) / "config.json").is_file():
-            raise FileNotFoundError(
-                f"no reviewer at {reviewer}: run `{_command('train_reviewer', cfg)}` first "
-                "(or set review.model.name_or_path=<HF folder>)"
-            )
+        raise FileNotFoundError(
+            f"no reviewer at {reviewer}: run `{_command('train_reviewer', cfg)}` first "
+            "(or set review.model.name_or_path=<HF folder>)"
+        )
     load_prompts(cfg, cfg.prompts.split, 1)
 
 
