@@ -31,3 +31,21 @@ def test_console_script_finds_the_config_from_another_directory(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "data_files:" in out.stdout and "trainer:" in out.stdout
+
+
+def test_multirun_runs_one_job_per_value(tmp_path):
+    """`cycle <stage> -m key=a,b` sweeps on CPU: one run directory per value, named by its override."""
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"id": "a", "prompt": "Title:"}\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "cycle.core.cli", "sample", "-m", "sampling.temperature=0.4,0.8",
+         "prompts_file=p.jsonl", f"paths.root_dir={tmp_path}", "sampling.max_new_tokens=2", "logger=csv"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    sweep = tmp_path / "runs" / "sample" / "multirun" / "default"
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert len(jobs) == 2 and all("sampling.temperature=" in j for j in jobs)
+    for job in jobs:
+        assert (sweep / job / "samples.jsonl").read_text().count("\n") == 1
+        assert '"status": "complete"' in (sweep / job / "manifest.json").read_text()
