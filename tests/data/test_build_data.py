@@ -179,7 +179,7 @@ def test_build_data_on_bundled_sample_subset(tmp_path):
     not (sample_dir() / "arxiv").is_dir(), reason="bundled sample corpus not present"
 )
 def test_build_data_on_bundled_sample(tmp_path):
-    """``cycle build_data data=sample``: the whole bundled corpus (about a minute on 2 cores)."""
+    """``cycle build_data data=sample``: the whole bundled corpus (15-25 s on 2 shared cores)."""
     result = run_stage("build_data", [f"paths.root_dir={tmp_path}"], run_dir=tmp_path / "run")
     assert result["token_unit"] == "tokens" and result["research14k/output_tokens/mean"] > 0
     assert result["review5k/papers"] == 40 and result["research14k/papers"] == 41
