@@ -98,7 +98,6 @@ def _overrides(root: Path, *extra: str) -> list[str]:
         "sampling.max_new_tokens=8",
         "prompts.batch_size=2",
         "review.batch_size=2",
-        "eval.max_prompts=1",
         "optim.lr=1e-3",
         *extra,
     ]
@@ -129,6 +128,20 @@ def test_missing_reviewer_names_the_command(root, tmp_path) -> None:
         run_stage("rlloop", overrides, run_dir=tmp_path / "run")
 
 
+def test_no_rl_ablation_evaluates_only_the_sft_policy(root, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    out = run_stage("rlloop", _overrides(root, "rounds=0", "eval.max_prompts=1"), run_dir=run_dir)
+    (review,) = read_jsonl(run_dir / "baseline" / "eval" / "reviews.jsonl")
+    assert review["id"] == "p4#0"  # the held-out (test split) prompt
+    assert (
+        out["rounds"] == 0
+        and out["final/mean_score"] == review["reward"] == out["baseline/mean_score"]
+    )
+    assert out["final/accept_rate"] == (1.0 if review["decision"] == "Accept" else 0.0)
+    assert not list(run_dir.glob("round_*"))
+    assert "| P_0 |" in (run_dir / "report.md").read_text()
+
+
 def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypatch) -> None:
     import cycle.rlloop.loop as loop
     from cycle.rlloop.simpo_module import SimPOModule
@@ -156,8 +169,8 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
         for t in (0, 1)
     ]
     assert len(prompts[0]) == len(prompts[1]) == 2 and not prompts[0] & prompts[1]
-    assert clean["rounds"] == 2 and "final/mean_score" in clean and "baseline/mean_score" in clean
-    assert (clean_dir / "report.md").read_text().count("| P_") == 3
+    assert clean["rounds"] == 2 and "final/mean_score" in clean
+    assert (clean_dir / "report.md").read_text().count("| P_") == 2
     assert (clean_dir / "rounds.png").stat().st_size > 0
 
     run_dir = tmp_path / "interrupted"

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 ROUND_STEPS = ("sample", "review", "pairs", "train", "evaluate")
 EVAL_SEED_OFFSET = 10_000  # held-out sampling seed = seed + this, the same in every round
+ISOLATED_ENV = "CYCLE_RLLOOP_ISOLATED_STEP"  # set in the child process of an isolated step
 
 
 @dataclass(frozen=True)
@@ -375,7 +376,9 @@ def step_pairs(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
     }
 
 
-def _train_logger(cfg: DictConfig, save_dir: Path, t: int) -> Any:
+def _train_logger(cfg: DictConfig, save_dir: Path, t: int, isolated: bool) -> Any:
+    """Per-step training metrics: a W&B run of their own in an isolated step; in the loop's
+    process (where W&B has one run, the loop's) a CSV file in ``round_<t>/train/csv``."""
     import dataclasses
 
     from cycle.core.config import to_dataclass
@@ -384,6 +387,8 @@ def _train_logger(cfg: DictConfig, save_dir: Path, t: int) -> Any:
 
     logger_cfg = to_dataclass(cfg.logger, LoggerConfig)
     logger_cfg = dataclasses.replace(logger_cfg, run_name=f"{logger_cfg.run_name}/round_{t}/train")
+    if not isolated:
+        logger_cfg = dataclasses.replace(logger_cfg, name="csv")
     return build_logger(logger_cfg, save_dir, OmegaConf.to_container(cfg, resolve=True))
 
 
@@ -402,7 +407,7 @@ def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
         return {"trained": False, "reason": reason, "policy": policy_in, "policy_in": policy_in}
     pairs = datasets.load_from_disk(str(d / "pairs"))
     seed_everything(int(cfg.seed) + t)
-    logger = _train_logger(cfg, d / "train", t)
+    logger = _train_logger(cfg, d / "train", t, isolated=bool(os.environ.get(ISOLATED_ENV)))
     try:
         result = fit_simpo(
             cfg, d / "train", pairs, policy_in, export_dir=d / "policy", logger=logger
@@ -414,9 +419,14 @@ def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
     return {"trained": True, "policy": str(d / "policy"), "policy_in": policy_in, **result.metrics}
 
 
+def eval_enabled(cfg: DictConfig) -> bool:
+    """Held-out evaluation is on unless ``eval.max_prompts`` is 0 (null = the whole split)."""
+    return cfg.eval.max_prompts is None or int(cfg.eval.max_prompts) > 0
+
+
 def evaluate_policy(cfg: DictConfig, policy: str, out_dir: Path) -> dict[str, Any]:
     """Papers of ``policy`` on the held-out prompts, reviewed; empty dict when disabled."""
-    if int(cfg.eval.max_prompts or 0) <= 0:
+    if not eval_enabled(cfg):
         return {}
     prompts = load_prompts(cfg, cfg.eval.split, cfg.eval.max_prompts)
     samples = sample_papers(
@@ -491,7 +501,9 @@ def _child_env() -> dict[str, str]:
     """The environment of an isolated step: without SLURM's task variables, so that Lightning
     launches its own ranks inside a one-task-per-node job (launcher=slurm) instead of expecting
     ``srun`` to have started them."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env[ISOLATED_ENV] = "1"
+    return env
 
 
 def run_step(cfg: DictConfig, run_dir: Path, step: str, t: int | None) -> dict[str, Any]:

@@ -57,10 +57,13 @@ def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
 
 
 def _held_out(cfg: DictConfig) -> str:
-    if int(cfg.eval.max_prompts or 0) <= 0:
+    from cycle.rlloop.loop import eval_enabled
+
+    if not eval_enabled(cfg):
         return "none (eval.max_prompts=0): only the round samples are scored"
+    count = "all" if cfg.eval.max_prompts is None else f"the first {cfg.eval.max_prompts}"
     return (
-        f"the first {cfg.eval.max_prompts} Research-14K '{cfg.eval.split}' bibliographies, "
+        f"{count} Research-14K '{cfg.eval.split}' bibliographies, "
         f"{cfg.eval.papers_per_prompt} paper(s) each, the same prompts and sampling seed for every policy"
     )
 
@@ -86,7 +89,7 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
     import json
 
     from cycle.core.tracking import finish
-    from cycle.rlloop.loop import ROUND_STEPS, check_inputs, run_step
+    from cycle.rlloop.loop import ROUND_STEPS, check_inputs, eval_enabled, run_step
     from cycle.rlloop.report import DROP_KEYS, policy_rows, write_report
 
     rounds = int(cfg.rounds)
@@ -98,7 +101,7 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
         )
     check_inputs(cfg)
     logger = _logger(cfg, run)
-    evaluate = int(cfg.eval.max_prompts or 0) > 0
+    evaluate = eval_enabled(cfg)
     baseline = None
     if evaluate and cfg.eval.baseline:
         run_step(cfg, run.dir, "baseline", None)
