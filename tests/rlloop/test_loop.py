@@ -170,7 +170,7 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
     ]
     assert len(prompts[0]) == len(prompts[1]) == 2 and not prompts[0] & prompts[1]
     assert clean["rounds"] == 2 and "final/mean_score" in clean
-    assert (clean_dir / "report.md").read_text().count("| P_") == 2
+    assert (clean_dir / "report.md").read_text().count("| P_") == 3  # P_0 (SFT), P_1, P_2
     assert (clean_dir / "rounds.png").stat().st_size > 0
 
     run_dir = tmp_path / "interrupted"

@@ -29,10 +29,9 @@ def policy_rows(
 ) -> list[dict[str, Any]]:
     """One flat row per policy P_k: held-out stats, and for k >= 1 the round that trained it."""
     rows = []
-    if baseline is not None:
-        rows.append(
-            {"policy": 0, **{f"eval/{k}": v for k, v in (baseline.get("eval") or {}).items()}}
-        )
+    if baseline is not None or rounds:
+        held_out = ((baseline or {}).get("eval") or {}).items()
+        rows.append({"policy": 0, **{f"eval/{k}": v for k, v in held_out}})
     for m in rounds:
         row: dict[str, Any] = {"policy": m["policy"], "round": m["round"]}
         row.update({f"eval/{k}": v for k, v in (m.get("eval") or {}).items()})
@@ -64,8 +63,9 @@ def markdown(rows: Sequence[dict[str, Any]], title: str, held_out: str) -> str:
         "rating per paper, averaged; min / max are the per-paper lowest / highest rating, averaged; "
         "the accept rate counts papers whose review decision is Accept, over all papers reviewed.",
         "",
-        "| policy | held-out mean | avg min | avg max | accept rate | round samples mean (P_t) "
-        "| pairs | dropped tie / missing / identical / too few | SimPO loss first → last | reward acc. |",
+        "| policy | held-out mean | avg min | avg max | accept rate | its round samples: mean "
+        "| pairs | dropped tie / missing / identical / too few | training that made it: SimPO "
+        "loss first → last | reward acc. |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     by_policy = {r["policy"]: r for r in rows}
