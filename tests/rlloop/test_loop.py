@@ -172,6 +172,7 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
     assert clean["rounds"] == 2 and "final/mean_score" in clean
     assert (clean_dir / "report.md").read_text().count("| P_") == 3  # P_0 (SFT), P_1, P_2
     assert (clean_dir / "rounds.png").stat().st_size > 0
+    assert (clean_dir / "final_policy").resolve() == (clean_dir / "round_1" / "policy").resolve()
 
     run_dir = tmp_path / "interrupted"
     # 1. Killed after sampling round 0, while reviewing (after one appended review batch).

@@ -143,10 +143,24 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
     finish(logger)
     for name, path in files.items():
         run.add_artifact(name, path)
+    _link_final_policy(run, per_round[-1]["policy_out"] if per_round else str(cfg.policy))
     result = _final_metrics(baseline, per_round)
     run.log_metrics(result)
     print((run.dir / "report.md").read_text(encoding="utf-8"))
     return result
+
+
+def _link_final_policy(run: Run, policy: str) -> None:
+    """``final_policy``: a stable path to the last policy (what later stages such as
+    ``generate`` read), replaced atomically so it never points at a half-written round."""
+    import os
+
+    link = run.dir / "final_policy"
+    tmp = run.dir / ".final_policy.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.path.abspath(policy), target_is_directory=True)
+    os.replace(tmp, link)
+    run.log_metrics({"final_policy": os.path.abspath(policy)})
 
 
 def _final_metrics(
