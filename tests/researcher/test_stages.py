@@ -102,7 +102,13 @@ def test_generate_with_base_model_then_train_then_generate_with_policy(
     again = run_stage("generate", [*gen, "resume=false"], run_dir=tmp_path / "base")
     assert again["generated_now"] == 0 and again["papers"] == 2
 
-    train = [*_overrides(root), "sft.max_length=160", "trainer.max_epochs=2", "optim.lr=1e-2"]
+    train = [
+        *_overrides(root),
+        "sft.max_length=160",
+        "sft.truncation=random",  # the tiny default (end) would keep only the system prompt
+        "trainer.max_epochs=2",
+        "optim.lr=1e-2",
+    ]
     metrics = run_stage(
         "train_researcher", train, run_dir=root / "runs" / "train_researcher" / "tiny"
     )
