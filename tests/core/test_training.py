@@ -63,6 +63,7 @@ def test_malformed_rows_are_counted_not_dropped_silently(tmp_path):
     assert metrics["train_examples"] == 2
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["rejected"] == {"no messages": 1}
+    assert '"record": 2, "reason": "no messages"' in (tmp_path / "run" / "rejected.jsonl").read_text()
     assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()
 
 

@@ -11,19 +11,23 @@ from typing import Any
 from omegaconf import DictConfig
 
 from cycle.core.config import to_dataclass
-from cycle.core.io import read_jsonl
+from cycle.core.io import atomic_write_jsonl, read_jsonl
 from cycle.core.runs import Run
 from cycle.core.training.sft import SFTConfig, fit_sft
 
 
 def train_lm(cfg: DictConfig, run: Run) -> dict[str, Any]:
-    conversations = []
+    conversations, rejected = [], []
     for path in cfg.data_files:
         for i, row in enumerate(read_jsonl(path)):
             messages = row.get("messages") if isinstance(row, dict) else None
             if not messages:
-                run.log_rejected("no messages")
+                rejected.append({"file": str(path), "record": i, "reason": "no messages"})
                 continue
             conversations.append(messages)
+    if rejected:
+        atomic_write_jsonl(run.path("rejected.jsonl"), rejected)
+        run.add_artifact("rejected", run.path("rejected.jsonl"))
+        run.log_rejected("no messages", len(rejected))
     export_dir = run.path("model") if cfg.export else None
     return fit_sft(cfg, run, conversations, to_dataclass(cfg.sft, SFTConfig), export_dir=export_dir)

@@ -61,12 +61,9 @@ def load_released(source: str, split: str | None = None) -> Any:
     return datasets.load_dataset(source, split=split)
 
 
-def paper_from_research14k_row(row: dict[str, Any]) -> Paper:
-    """A Research-14K row (released or built here) as a ``Paper``."""
-    authors = [
-        a.get("name", "") if isinstance(a, dict) else str(a) for a in row.get("authors") or []
-    ]
-    refs = [
+def research14k_references(row: dict[str, Any]) -> list[Reference]:
+    """The ``references`` of a Research-14K row (released or built here) as ``Reference``s."""
+    return [
         Reference(
             key=str(r.get("key") or r.get("paperId") or ""),
             title=r.get("title") or "",
@@ -76,6 +73,14 @@ def paper_from_research14k_row(row: dict[str, Any]) -> Paper:
         )
         for r in row.get("references") or []
     ]
+
+
+def paper_from_research14k_row(row: dict[str, Any]) -> Paper:
+    """A Research-14K row (released or built here) as a ``Paper``."""
+    authors = [
+        a.get("name", "") if isinstance(a, dict) else str(a) for a in row.get("authors") or []
+    ]
+    refs = research14k_references(row)
     return Paper(
         paper_id=str(row.get("paperId") or row.get("arxiv") or ""),
         title=row.get("title") or "",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from cycle.data.records import Reference
+from cycle.data.released import research14k_references
 from cycle.researcher.protocol import Message, build_prompt
 
 
@@ -22,19 +22,6 @@ def load_research14k(research14k_dir: str | Path, split: str, command: str) -> A
     if split not in splits:
         raise KeyError(f"Research-14K at {path} has no split '{split}' (has {', '.join(splits)})")
     return splits[split]
-
-
-def row_references(row: dict[str, Any]) -> list[Reference]:
-    return [
-        Reference(
-            key=r.get("key") or r.get("paperId") or "",
-            title=r.get("title") or "",
-            abstract=r.get("abstract") or "",
-            bibtex=r.get("bibtex") or "",
-            paper_id=r.get("paperId") or "",
-        )
-        for r in row.get("references") or []
-    ]
 
 
 def sft_conversations(
@@ -60,6 +47,6 @@ def sft_conversations(
             continue
         messages = [{"role": m["role"], "content": m["content"]} for m in messages]
         if max_references is not None:
-            messages[:2] = build_prompt(row_references(row), None, max_references)
+            messages[:2] = build_prompt(research14k_references(row), None, max_references)
         conversations.append(messages)
     return conversations, rejected

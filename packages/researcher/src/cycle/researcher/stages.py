@@ -18,7 +18,8 @@ from cycle.core.io import (
     read_jsonl,
 )
 from cycle.core.runs import Run
-from cycle.researcher.data import load_research14k, row_references, sft_conversations
+from cycle.data.released import research14k_references
+from cycle.researcher.data import load_research14k, sft_conversations
 from cycle.researcher.export import to_markdown, to_tex
 from cycle.researcher.protocol import GeneratedPaper
 from cycle.researcher.selection import best_index
@@ -83,7 +84,7 @@ def _prompt_rows(cfg: DictConfig) -> list[dict[str, Any]]:
     if cfg.max_prompts is not None:
         rows = rows.select(range(min(int(cfg.max_prompts), len(rows))))
     return [
-        {"prompt_id": row.get("paperId") or str(i), "references": row_references(row)}
+        {"prompt_id": row.get("paperId") or str(i), "references": research14k_references(row)}
         for i, row in enumerate(rows)
     ]
 

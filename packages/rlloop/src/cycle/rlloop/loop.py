@@ -87,14 +87,15 @@ def _command(stage: str, cfg: DictConfig) -> str:
 
 def load_prompts(cfg: DictConfig, split: str, max_prompts: int | None) -> list[Prompt]:
     """Research-14K bibliographies of ``split`` as policy prompts, in dataset order."""
-    from cycle.researcher.data import load_research14k, row_references
+    from cycle.data.released import research14k_references
+    from cycle.researcher.data import load_research14k
 
     rows = load_research14k(cfg.research14k_dir, split, _command("build_data", cfg))
     if max_prompts is not None:
         rows = rows.select(range(min(int(max_prompts), len(rows))))
     prompts = []
     for i, row in enumerate(rows):
-        refs = row_references(row)
+        refs = research14k_references(row)
         messages = build_prompt(refs, cfg.prompts.topic, cfg.prompts.max_references)
         prompts.append(Prompt(row.get("paperId") or str(i), refs, messages))
     return prompts
