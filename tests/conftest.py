@@ -47,7 +47,9 @@ def tiny_model_cfg(tmp_path_factory):
     """The tiny model config, cached under a session temp dir."""
     from cycle.core.schemas import ModelConfig, TinyModelConfig
 
-    return ModelConfig(name="tiny", tiny=TinyModelConfig(), cache_dir=str(tmp_path_factory.mktemp("models")))
+    return ModelConfig(
+        name="tiny", tiny=TinyModelConfig(), cache_dir=str(tmp_path_factory.mktemp("models"))
+    )
 
 
 @pytest.fixture(scope="session")

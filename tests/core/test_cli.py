@@ -26,8 +26,20 @@ def test_unknown_stage_exits_with_usage(capsys):
 def test_console_script_finds_the_config_from_another_directory(tmp_path):
     """The installed `cycle` script works outside the checkout (config found from the package)."""
     out = subprocess.run(
-        [sys.executable, "-m", "cycle.core.cli", "train_lm", "--cfg", "job", f"paths.root_dir={tmp_path}", "data_files=[x]"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "cycle.core.cli",
+            "train_lm",
+            "--cfg",
+            "job",
+            f"paths.root_dir={tmp_path}",
+            "data_files=[x]",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert "data_files:" in out.stdout and "trainer:" in out.stdout
@@ -38,9 +50,22 @@ def test_multirun_runs_one_job_per_value(tmp_path):
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"id": "a", "prompt": "Title:"}\n')
     out = subprocess.run(
-        [sys.executable, "-m", "cycle.core.cli", "sample", "-m", "sampling.temperature=0.4,0.8",
-         "prompts_file=p.jsonl", f"paths.root_dir={tmp_path}", "sampling.max_new_tokens=2", "logger=csv"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "cycle.core.cli",
+            "sample",
+            "-m",
+            "sampling.temperature=0.4,0.8",
+            "prompts_file=p.jsonl",
+            f"paths.root_dir={tmp_path}",
+            "sampling.max_new_tokens=2",
+            "logger=csv",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     sweep = tmp_path / "runs" / "sample" / "multirun" / "default"

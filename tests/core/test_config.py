@@ -27,7 +27,9 @@ def _stage_groups(stage: str) -> set[str]:
 def _resolve(cfg) -> dict:
     """Resolve every interpolation of the job config (``???`` values may stay missing)."""
     return OmegaConf.to_container(
-        OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True, throw_on_missing=False
+        OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]),
+        resolve=True,
+        throw_on_missing=False,
     )
 
 
@@ -45,7 +47,9 @@ def test_every_stage_config_composes_and_resolves(stage, tmp_path):
     assert cfg.hydra.run.dir.startswith(str(tmp_path))
 
 
-@pytest.mark.parametrize(("group", "option"), [o for o in _options() if o[0] not in GROUPS_WITHOUT_STAGE_DEFAULT])
+@pytest.mark.parametrize(
+    ("group", "option"), [o for o in _options() if o[0] not in GROUPS_WITHOUT_STAGE_DEFAULT]
+)
 def test_every_group_option_composes_in_a_stage_that_uses_the_group(group, option, tmp_path):
     stages = [s for s in STAGES if group in _stage_groups(s)]
     assert stages, f"no stage uses group '{group}'"
@@ -82,7 +86,9 @@ def test_schema_rejects_a_typo_in_a_config_file(tmp_path):
 
     conf = tmp_path / "conf"
     shutil.copytree(CONF, conf)
-    (conf / "experiment" / "typo.yaml").write_text("# @package _global_\ntrainer:\n  max_epoch: 3\n")
+    (conf / "experiment" / "typo.yaml").write_text(
+        "# @package _global_\ntrainer:\n  max_epoch: 3\n"
+    )
     stage = next(s for s in STAGES if "trainer" in _stage_groups(s))
     with pytest.raises(ConfigCompositionException, match="Key 'max_epoch' not in 'TrainerConfig'"):
         compose_stage(stage, ["experiment=typo", f"paths.root_dir={tmp_path}"], config_dir=conf)
@@ -99,13 +105,18 @@ def test_run_name_and_wandb_group_follow_experiment_and_overrides(tmp_path):
 
 
 def test_cpu_trainer_preset_instantiates(tmp_path):
-    cfg = compose_stage(next(s for s in STAGES if "trainer" in _stage_groups(s)), [f"paths.root_dir={tmp_path}"])
+    cfg = compose_stage(
+        next(s for s in STAGES if "trainer" in _stage_groups(s)), [f"paths.root_dir={tmp_path}"]
+    )
     trainer = build_trainer(to_dataclass(cfg.trainer, TrainerConfig), default_root_dir=tmp_path)
     assert trainer.accumulate_grad_batches == cfg.trainer.accumulate_grad_batches
     assert trainer.gradient_clip_val == cfg.trainer.gradient_clip_val
 
 
-@pytest.mark.parametrize(("preset", "stage", "offload"), [("deepspeed_zero2", 2, False), ("deepspeed_zero3_offload", 3, True)])
+@pytest.mark.parametrize(
+    ("preset", "stage", "offload"),
+    [("deepspeed_zero2", 2, False), ("deepspeed_zero3_offload", 3, True)],
+)
 def test_deepspeed_presets_construct_their_strategy_on_cpu(preset, stage, offload, tmp_path):
     pytest.importorskip("deepspeed")
     from lightning.pytorch.strategies import DeepSpeedStrategy

@@ -44,7 +44,9 @@ def test_tiny_model_shape_and_chat_template(tiny_lm):
     model, tokenizer = tiny_lm
     assert model.config.head_dim >= 64
     assert model.config.vocab_size == len(tokenizer)
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert text.endswith("<|im_start|>assistant\n")
     # byte-level BPE: any text round-trips
     s = "Ünïcödé \\textsc{x} 😀 ## Rating\n\n10: strong accept"
@@ -62,7 +64,9 @@ def test_tiny_folder_is_cached_by_config(tiny_model_cfg):
 
 
 def test_load_applies_dtype_and_gradient_checkpointing(tiny_model_cfg):
-    cfg = as_model_config({**tiny_model_cfg.__dict__, "dtype": "bfloat16", "gradient_checkpointing": True})
+    cfg = as_model_config(
+        {**tiny_model_cfg.__dict__, "dtype": "bfloat16", "gradient_checkpointing": True}
+    )
     model = load_causal_lm(cfg, with_tokenizer=False)
     assert model.dtype == torch.bfloat16
     assert model.is_gradient_checkpointing
@@ -73,6 +77,8 @@ def test_uncached_hub_id_fails_at_once_with_download_hint(tmp_path, monkeypatch)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     start = time.monotonic()
-    with pytest.raises(ModelNotAvailableError, match="hf download mistralai/Mistral-Nemo-Instruct-2407"):
+    with pytest.raises(
+        ModelNotAvailableError, match="hf download mistralai/Mistral-Nemo-Instruct-2407"
+    ):
         load_causal_lm(ModelConfig(name="x", name_or_path="mistralai/Mistral-Nemo-Instruct-2407"))
     assert time.monotonic() - start < 10

@@ -25,7 +25,10 @@ def _conversations(n=4):
         {
             "messages": [
                 {"role": "user", "content": f"Review paper {i} on sparse attention."},
-                {"role": "assistant", "content": "## Rating\n\n6: marginally above the acceptance threshold"},
+                {
+                    "role": "assistant",
+                    "content": "## Rating\n\n6: marginally above the acceptance threshold",
+                },
             ]
         }
         for i in range(n)
@@ -37,8 +40,15 @@ def test_one_batch_fit_lowers_the_loss_and_writes_wandb_run_and_manifest(tmp_pat
     run_dir = tmp_path / "run"
     metrics = run_stage(
         "train_lm",
-        [f"data_files=[{data}]", f"paths.root_dir={tmp_path}", "sft.batch_size=4", "trainer.max_epochs=6",
-         "optim.lr=3e-3", "optim.warmup_ratio=0", "trainer.enable_progress_bar=false"],
+        [
+            f"data_files=[{data}]",
+            f"paths.root_dir={tmp_path}",
+            "sft.batch_size=4",
+            "trainer.max_epochs=6",
+            "optim.lr=3e-3",
+            "optim.warmup_ratio=0",
+            "trainer.enable_progress_bar=false",
+        ],
         run_dir=run_dir,
     )
     assert metrics["steps"] == 6
@@ -51,19 +61,26 @@ def test_one_batch_fit_lowers_the_loss_and_writes_wandb_run_and_manifest(tmp_pat
     assert manifest["metrics"]["loss_last"] == pytest.approx(metrics["loss_last"])
     assert (run_dir / "config.yaml").is_file()
     model, _ = load_causal_lm(ModelConfig(name_or_path=str(run_dir / "model")))
-    assert (run_dir / "model" / "model.safetensors").is_file() and model.config.num_hidden_layers == 2
+    assert (
+        run_dir / "model" / "model.safetensors"
+    ).is_file() and model.config.num_hidden_layers == 2
 
 
 def test_malformed_rows_are_counted_not_dropped_silently(tmp_path):
-    data = atomic_write_jsonl(tmp_path / "train.jsonl", [*_conversations(2), {"text": "no messages"}])
+    data = atomic_write_jsonl(
+        tmp_path / "train.jsonl", [*_conversations(2), {"text": "no messages"}]
+    )
     metrics = run_stage(
-        "train_lm", [f"data_files=[{data}]", f"paths.root_dir={tmp_path}", "export=false", "logger=csv"],
+        "train_lm",
+        [f"data_files=[{data}]", f"paths.root_dir={tmp_path}", "export=false", "logger=csv"],
         run_dir=tmp_path / "run",
     )
     assert metrics["train_examples"] == 2
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["rejected"] == {"no messages": 1}
-    assert '"record": 2, "reason": "no messages"' in (tmp_path / "run" / "rejected.jsonl").read_text()
+    assert (
+        '"record": 2, "reason": "no messages"' in (tmp_path / "run" / "rejected.jsonl").read_text()
+    )
     assert (tmp_path / "run" / "csv" / "metrics.csv").is_file()
 
 
@@ -82,7 +99,9 @@ def test_peft_adapters_only_train_the_adapter_and_merge_on_export(method, tiny_m
     model, tokenizer = load_causal_lm(tiny_model_cfg)
     base = {k: v.clone() for k, v in model.state_dict().items()}
     cfg = PeftConfig(method=method, r=4, alpha=8, ga_batches=1)
-    peft_model = apply_peft(model, cfg, lambda: iter(_batches(tokenizer)), ga_cache_file=tmp_path / "ga.pt")
+    peft_model = apply_peft(
+        model, cfg, lambda: iter(_batches(tokenizer)), ga_cache_file=tmp_path / "ga.pt"
+    )
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     if method == "lora_ga":
@@ -117,7 +136,9 @@ def test_lora_ga_cache_gives_every_rank_the_same_init(tiny_model_cfg, tmp_path, 
             return iter(_batches(tok))
 
         peft_model = apply_peft(model, cfg, batches, ga_cache_file=tmp_path / "ga.pt")
-        inits.append({n: p.detach().clone() for n, p in peft_model.named_parameters() if "lora_" in n})
+        inits.append(
+            {n: p.detach().clone() for n, p in peft_model.named_parameters() if "lora_" in n}
+        )
         if rank == "1":
             assert not calls, "rank 1 must load rank 0's estimate, not compute its own"
     assert inits[0].keys() == inits[1].keys()
@@ -149,12 +170,23 @@ def test_lr_schedule_warmup_and_cosine_floor():
 
 
 def test_sample_stage_writes_completions_resumes_and_lists_bad_rows(tmp_path):
-    prompts = [{"id": "a", "prompt": "Title:"}, {"id": "b", "prompt": [{"role": "user", "content": "Hi"}]}, {"x": 1}]
+    prompts = [
+        {"id": "a", "prompt": "Title:"},
+        {"id": "b", "prompt": [{"role": "user", "content": "Hi"}]},
+        {"x": 1},
+    ]
     path = atomic_write_jsonl(tmp_path / "p.jsonl", prompts)
-    args = [f"prompts_file={path}", f"paths.root_dir={tmp_path}", "sampling.max_new_tokens=4", "sampling.n=2"]
+    args = [
+        f"prompts_file={path}",
+        f"paths.root_dir={tmp_path}",
+        "sampling.max_new_tokens=4",
+        "sampling.n=2",
+    ]
     first = run_stage("sample", args, run_dir=tmp_path / "run")
     assert first == {"prompts": 3, "sampled_now": 2, "resumed": 0, "rejected": 1}
-    rows = [json.loads(x) for x in Path(tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(x) for x in Path(tmp_path / "run" / "samples.jsonl").read_text().splitlines()
+    ]
     assert [r["id"] for r in rows] == ["a", "b"] and all(len(r["completions"]) == 2 for r in rows)
     assert "no 'prompt' field" in (tmp_path / "run" / "rejected.jsonl").read_text()
     manifest = tmp_path / "run" / "manifest.json"  # as if the run had been killed after sampling
@@ -168,7 +200,11 @@ def test_a_completed_stage_is_skipped_on_rerun_with_the_same_config(tmp_path):
     args = [f"prompts_file={prompts}", f"paths.root_dir={tmp_path}", "sampling.max_new_tokens=2"]
     run_stage("sample", args, run_dir=tmp_path / "run")
     (tmp_path / "run" / "samples.jsonl").write_text("")  # would be refilled if the stage ran again
-    assert run_stage("sample", args, run_dir=tmp_path / "run")["sampled_now"] == 1  # recorded metrics
+    assert (
+        run_stage("sample", args, run_dir=tmp_path / "run")["sampled_now"] == 1
+    )  # recorded metrics
     assert (tmp_path / "run" / "samples.jsonl").read_text() == ""
-    run_stage("sample", [*args, "sampling.max_new_tokens=3"], run_dir=tmp_path / "run")  # config changed
+    run_stage(
+        "sample", [*args, "sampling.max_new_tokens=3"], run_dir=tmp_path / "run"
+    )  # config changed
     assert (tmp_path / "run" / "samples.jsonl").read_text() != ""

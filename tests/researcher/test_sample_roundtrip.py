@@ -23,13 +23,17 @@ def test_sample_paper_conversation_parses_back(folder):
     assert outline is not None, outline_problems
     messages = paper_messages(paper, outline)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant"]
-    parsed = parse_paper(messages[2]["content"], messages[3]["content"], messages[4]["content"], paper.references)
+    parsed = parse_paper(
+        messages[2]["content"], messages[3]["content"], messages[4]["content"], paper.references
+    )
     assert parsed.problems == []
     assert parsed.title == paper.title and parsed.abstract == paper.abstract
     assert parsed.sections == list(paper.sections)
     assert (parsed.motivation, parsed.main_idea) == (outline.motivation, outline.main_idea)
     assert (parsed.interestingness, parsed.feasibility, parsed.novelty) == (
-        outline.interestingness, outline.feasibility, outline.novelty,
+        outline.interestingness,
+        outline.feasibility,
+        outline.novelty,
     )
     assert parsed.experimental_setup == outline.experimental_setup
     assert parsed.experimental_results == outline.experimental_results

@@ -9,12 +9,16 @@ from cycle.core.stages import run_stage
 
 
 def test_pipeline_runs_steps_writes_report_and_skips_finished_steps(tmp_path):
-    prompts = atomic_write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Title:"}, {"bad": 1}])
+    prompts = atomic_write_jsonl(
+        tmp_path / "p.jsonl", [{"id": "a", "prompt": "Title:"}, {"bad": 1}]
+    )
     args = [
         f"paths.root_dir={tmp_path}",
         "logger=csv",
         "~steps",  # only this test's step
-        "+steps={sample: {stage: sample, enabled: true, overrides: ['prompts_file=" + str(prompts) + "', 'sampling.max_new_tokens=2']}}",
+        "+steps={sample: {stage: sample, enabled: true, overrides: ['prompts_file="
+        + str(prompts)
+        + "', 'sampling.max_new_tokens=2']}}",
     ]
     first = run_stage("pipeline", args, run_dir=tmp_path / "pipe")
     assert first["steps"] == 1 and first["sample/sampled_now"] == 1
@@ -26,8 +30,12 @@ def test_pipeline_runs_steps_writes_report_and_skips_finished_steps(tmp_path):
 
     samples = step_dir / "samples.jsonl"
     samples.write_text("")  # a rerun must not redo the finished step
-    pipe_manifest = tmp_path / "pipe" / "manifest.json"  # as if the pipeline had been killed after the step
-    pipe_manifest.write_text(pipe_manifest.read_text().replace('"status": "complete"', '"status": "running"'))
+    pipe_manifest = (
+        tmp_path / "pipe" / "manifest.json"
+    )  # as if the pipeline had been killed after the step
+    pipe_manifest.write_text(
+        pipe_manifest.read_text().replace('"status": "complete"', '"status": "running"')
+    )
     second = run_stage("pipeline", args, run_dir=tmp_path / "pipe")
     assert second["sample/sampled_now"] == 1
     assert samples.read_text() == ""

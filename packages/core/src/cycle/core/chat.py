@@ -19,9 +19,13 @@ def render_prompt(tokenizer: Any, prompt: PromptLike) -> str:
     if isinstance(prompt, str):
         return prompt
     if not is_chat(prompt):
-        raise TypeError(f"a prompt must be a string or a list of {{'role','content'}} messages, got {type(prompt)!r}")
+        raise TypeError(
+            f"a prompt must be a string or a list of {{'role','content'}} messages, got {type(prompt)!r}"
+        )
     if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError("this tokenizer has no chat template; set model.chat_template or pass plain strings")
+        raise ValueError(
+            "this tokenizer has no chat template; set model.chat_template or pass plain strings"
+        )
     return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
 
 

@@ -49,7 +49,9 @@ def _join_name(*parts: Any) -> str:
 
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("cycle.or"):
-        OmegaConf.register_new_resolver("cycle.or", lambda value, default: default if value in (None, "", "None") else value)
+        OmegaConf.register_new_resolver(
+            "cycle.or", lambda value, default: default if value in (None, "", "None") else value
+        )
     if not OmegaConf.has_resolver("cycle.join"):
         OmegaConf.register_new_resolver("cycle.join", _join_name)
 
@@ -64,7 +66,9 @@ def register_all_schemas() -> None:
         ep.load()()
 
 
-def compose_stage(stage: str, overrides: Sequence[str] = (), config_dir: str | Path | None = None) -> DictConfig:
+def compose_stage(
+    stage: str, overrides: Sequence[str] = (), config_dir: str | Path | None = None
+) -> DictConfig:
     """Compose a stage config as ``cycle <stage> overrides...`` would, outside a Hydra app.
 
     The ``hydra`` node is kept and installed in ``HydraConfig`` so that ``${hydra:...}``
@@ -76,7 +80,9 @@ def compose_stage(stage: str, overrides: Sequence[str] = (), config_dir: str | P
 
     register_all_schemas()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(str(Path(config_dir or find_config_dir()).resolve()), version_base="1.3"):
+    with initialize_config_dir(
+        str(Path(config_dir or find_config_dir()).resolve()), version_base="1.3"
+    ):
         cfg = compose(config_name=stage, overrides=list(overrides), return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)
     with read_write(cfg.hydra), open_dict(cfg.hydra):  # what a Hydra app sets when the job starts
@@ -96,6 +102,8 @@ def to_dataclass(node: DictConfig | dict, cls: type) -> Any:
     """A plain dataclass instance from a config node (schema-checked groups convert losslessly)."""
     import dataclasses
 
-    data = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    data = (
+        OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    )
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})

@@ -30,7 +30,9 @@ def as_model_config(cfg: ModelConfig | DictConfig | dict) -> ModelConfig:
     tiny = data.get("tiny")
     fields = {f.name for f in dataclasses.fields(ModelConfig)}
     out = ModelConfig(**{k: v for k, v in data.items() if k in fields and k != "tiny"})
-    out.tiny = tiny if isinstance(tiny, TinyModelConfig) or tiny is None else TinyModelConfig(**tiny)
+    out.tiny = (
+        tiny if isinstance(tiny, TinyModelConfig) or tiny is None else TinyModelConfig(**tiny)
+    )
     return out
 
 
@@ -41,7 +43,9 @@ def chat_template() -> str:
 def _tokenizer_texts(cfg: TinyModelConfig) -> list[str]:
     texts = [resources.files("cycle.core").joinpath("assets/tokenizer_corpus.txt").read_text()]
     for pattern in cfg.tokenizer_files:
-        paths = sorted(Path().glob(pattern)) if any(c in pattern for c in "*?[") else [Path(pattern)]
+        paths = (
+            sorted(Path().glob(pattern)) if any(c in pattern for c in "*?[") else [Path(pattern)]
+        )
         texts += [_file_text(p) for p in paths if p.is_file()]
     return texts
 
@@ -56,7 +60,9 @@ def _file_text(path: Path) -> str:
     def strings(value: Any) -> list[str]:
         if isinstance(value, str):
             return [value]
-        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+        items = (
+            value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+        )
         return [s for item in items for s in strings(item)]
 
     out = []
@@ -100,10 +106,14 @@ def build_tiny_causal_lm(cfg: TinyModelConfig | DictConfig | dict) -> tuple[Any,
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     if not isinstance(cfg, TinyModelConfig):
-        cfg = TinyModelConfig(**(OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg))
+        cfg = TinyModelConfig(
+            **(OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg)
+        )
     head_dim = cfg.hidden_size // cfg.num_attention_heads
     if head_dim < 64 or cfg.hidden_size % cfg.num_attention_heads:
-        raise ValueError(f"tiny model needs hidden_size / num_attention_heads >= 64 (vLLM CPU kernels), got {head_dim}")
+        raise ValueError(
+            f"tiny model needs hidden_size / num_attention_heads >= 64 (vLLM CPU kernels), got {head_dim}"
+        )
     tokenizer = build_tiny_tokenizer(cfg)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -137,7 +147,9 @@ def build_tiny_causal_lm(cfg: TinyModelConfig | DictConfig | dict) -> tuple[Any,
 def tiny_model_dir(cfg: ModelConfig) -> Path:
     """Cache folder of a tiny model, keyed by its config (and the shipped tokenizer text)."""
     assert cfg.tiny is not None
-    payload = json.dumps(dataclasses.asdict(cfg.tiny), sort_keys=True) + "".join(_tokenizer_texts(cfg.tiny))
+    payload = json.dumps(dataclasses.asdict(cfg.tiny), sort_keys=True) + "".join(
+        _tokenizer_texts(cfg.tiny)
+    )
     key = hashlib.sha256(payload.encode()).hexdigest()[:12]
     return Path(cfg.cache_dir) / f"tiny-{key}"
 
@@ -184,8 +196,14 @@ def torch_dtype(name: str) -> Any:
     if name == "auto":
         return "auto"
     try:
-        return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-                "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[name]
+        return {
+            "float32": torch.float32,
+            "fp32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "bf16": torch.bfloat16,
+            "float16": torch.float16,
+            "fp16": torch.float16,
+        }[name]
     except KeyError:
         raise ValueError(f"unknown dtype '{name}' (float32, bfloat16, float16, auto)") from None
 
@@ -195,7 +213,9 @@ def load_tokenizer(cfg: ModelConfig | DictConfig | dict) -> Any:
 
     cfg = as_model_config(cfg)
     path = resolve_model_path(cfg)
-    tokenizer = AutoTokenizer.from_pretrained(path, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(
+        path, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
+    )
     if cfg.chat_template:
         tokenizer.chat_template = cfg.chat_template
     if tokenizer.pad_token is None:

@@ -51,12 +51,18 @@ class Run:
     status: str = "running"  # running | complete (set by the stage runner when the stage returns)
 
     @classmethod
-    def open(cls, run_dir: str | os.PathLike, stage: str, cfg: DictConfig | dict | None = None) -> Run:
+    def open(
+        cls, run_dir: str | os.PathLike, stage: str, cfg: DictConfig | dict | None = None
+    ) -> Run:
         """Open (or create) a run directory; an existing manifest is kept so reruns resume."""
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        if isinstance(cfg, DictConfig):  # the job config; Hydra's own node holds volatile runtime values
-            resolved = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+        if isinstance(
+            cfg, DictConfig
+        ):  # the job config; Hydra's own node holds volatile runtime values
+            resolved = OmegaConf.to_container(
+                OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True
+            )
         else:
             resolved = dict(cfg or {})
         run = cls(dir=run_dir, stage=stage, config=resolved)
@@ -69,13 +75,17 @@ class Run:
             if old.get("config_sha256") == run.config_sha256:
                 run.status = old.get("status", "running")
         if cfg is not None:
-            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved)))
+            atomic_write_text(
+                run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved))
+            )
         run.write_manifest()
         return run
 
     @property
     def config_sha256(self) -> str:
-        return hashlib.sha256(json.dumps(self.config, sort_keys=True, default=str).encode()).hexdigest()
+        return hashlib.sha256(
+            json.dumps(self.config, sort_keys=True, default=str).encode()
+        ).hexdigest()
 
     @property
     def complete(self) -> bool:

@@ -25,7 +25,9 @@ def _valid(row: Any) -> str | None:
     if not isinstance(row, dict) or "prompt" not in row:
         return "no 'prompt' field"
     prompt = row["prompt"]
-    if not (isinstance(prompt, str) and prompt) and not (isinstance(prompt, list) and prompt and is_chat(prompt)):
+    if not (isinstance(prompt, str) and prompt) and not (
+        isinstance(prompt, list) and prompt and is_chat(prompt)
+    ):
         return "prompt is neither a non-empty string nor a list of {role, content} messages"
     return None
 
@@ -54,6 +56,14 @@ def sample(cfg: DictConfig, run: Run) -> dict[str, Any]:
         chunk = todo[start : start + batch]
         outputs = generator.generate([r["prompt"] for r in chunk], sampling)
         for row, completions in zip(chunk, outputs, strict=True):
-            append_jsonl(out_path, {"id": row["id"], "completions": [dataclasses.asdict(c) for c in completions]})
+            append_jsonl(
+                out_path,
+                {"id": row["id"], "completions": [dataclasses.asdict(c) for c in completions]},
+            )
     run.add_artifact("samples", out_path)
-    return {"prompts": len(rows), "sampled_now": len(todo), "resumed": len(done), "rejected": len(rejected)}
+    return {
+        "prompts": len(rows),
+        "sampled_now": len(todo),
+        "resumed": len(done),
+        "rejected": len(rejected),
+    }

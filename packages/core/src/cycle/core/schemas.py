@@ -141,7 +141,15 @@ class PeftConfig:
     alpha: int = 32
     dropout: float = 0.0
     target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
     )
     # Modules trained in full beside the adapters (peft's modules_to_save, matched by name suffix):
     # e.g. [norm] lets a random tiny model learn output scales that frozen norms cannot give.

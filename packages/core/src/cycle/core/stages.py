@@ -52,7 +52,9 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     return result
 
 
-def run_stage(stage: str, overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> dict[str, Any]:
+def run_stage(
+    stage: str, overrides: Sequence[str] = (), run_dir: str | Path | None = None
+) -> dict[str, Any]:
     """Run a stage in-process (used by the pipeline and tests); ``run_dir`` defaults to Hydra's."""
     from hydra.core.hydra_config import HydraConfig
 

@@ -9,7 +9,9 @@ from typing import Any
 from cycle.core.schemas import LoggerConfig
 
 
-def build_logger(cfg: LoggerConfig, save_dir: str | Path, config: dict[str, Any] | None = None) -> Any:
+def build_logger(
+    cfg: LoggerConfig, save_dir: str | Path, config: dict[str, Any] | None = None
+) -> Any:
     """W&B runs are offline unless ``mode=online``; ``config`` is stored as the run's config."""
     save_dir = Path(save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)

@@ -44,21 +44,27 @@ def _common_overrides(cfg: DictConfig) -> list[str]:
     return out
 
 
-def run_step(name: str, stage: str, overrides: list[str], run_dir: Path, log_dir: Path) -> dict[str, Any]:
+def run_step(
+    name: str, stage: str, overrides: list[str], run_dir: Path, log_dir: Path
+) -> dict[str, Any]:
     """Run one stage as ``cycle <stage>``; its output goes to the console and to ``<name>.log``."""
     cmd = step_command(stage, overrides, run_dir)
     log_path = log_dir / f"{name}.log"
     log.info("step %s: %s", name, " ".join(cmd[2:]))
     start = time.monotonic()
     with open(log_path, "w", encoding="utf-8") as sink:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             sink.write(line)
             sys.stderr.write(line)
         code = proc.wait()
     if code != 0:
-        raise StepFailed(f"step '{name}' (cycle {stage}) failed with exit code {code}; see {log_path}")
+        raise StepFailed(
+            f"step '{name}' (cycle {stage}) failed with exit code {code}; see {log_path}"
+        )
     manifest = json.loads((run_dir / MANIFEST).read_text())
     return {"seconds": round(time.monotonic() - start, 1), "dir": str(run_dir), **manifest}
 
@@ -66,13 +72,20 @@ def run_step(name: str, stage: str, overrides: list[str], run_dir: Path, log_dir
 def _figures(step: dict[str, Any]) -> list[Path]:
     root = Path(step["dir"])
     return sorted(
-        root / a["path"] for a in step.get("artifacts", {}).values() if str(a.get("path", "")).endswith(".png")
+        root / a["path"]
+        for a in step.get("artifacts", {}).values()
+        if str(a.get("path", "")).endswith(".png")
     )
 
 
 def render_report(steps: dict[str, dict[str, Any]], report_dir: Path) -> str:
     """One markdown page: each step's status, time, metrics, rejected records, figures and reports."""
-    lines = ["# cycle pipeline report", "", "| step | stage | status | seconds | run directory |", "|---|---|---|---|---|"]
+    lines = [
+        "# cycle pipeline report",
+        "",
+        "| step | stage | status | seconds | run directory |",
+        "|---|---|---|---|---|",
+    ]
     for name, s in steps.items():
         lines.append(f"| {name} | {s['stage']} | {s['status']} | {s['seconds']} | `{s['dir']}` |")
     for name, s in steps.items():
@@ -80,9 +93,16 @@ def render_report(steps: dict[str, dict[str, Any]], report_dir: Path) -> str:
         metrics = {k: v for k, v in s.get("metrics", {}).items() if not isinstance(v, (dict, list))}
         if metrics:
             lines += ["| metric | value |", "|---|---|"]
-            lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in sorted(metrics.items())]
+            lines += [
+                f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
+                for k, v in sorted(metrics.items())
+            ]
         if s.get("rejected"):
-            lines += ["", "Rejected records: " + ", ".join(f"{k}: {v}" for k, v in sorted(s["rejected"].items()))]
+            lines += [
+                "",
+                "Rejected records: "
+                + ", ".join(f"{k}: {v}" for k, v in sorted(s["rejected"].items())),
+            ]
         for a_name, a in sorted(s.get("artifacts", {}).items()):
             path = Path(s["dir"]) / a["path"]
             if path.suffix == ".md":
@@ -97,14 +117,19 @@ def pipeline(cfg: DictConfig, run: Run) -> dict[str, Any]:
     steps = {name: step for name, step in cfg.steps.items() if step.enabled}
     missing = {s.stage for s in steps.values()} - set(installed)
     if missing:
-        raise StepFailed(f"stages not installed: {sorted(missing)} (pip install -e packages/<name>)")
+        raise StepFailed(
+            f"stages not installed: {sorted(missing)} (pip install -e packages/<name>)"
+        )
     common = _common_overrides(cfg)
     results: dict[str, dict[str, Any]] = {}
     log_dir = run.path("logs", ".keep").parent
     for name, step in steps.items():
         run_dir = Path(cfg.paths.runs_dir) / step.stage / cfg.experiment_name
         overrides = [*common, *OmegaConf.to_container(step.overrides, resolve=True)]
-        results[name] = {"stage": step.stage, **run_step(name, step.stage, overrides, run_dir, log_dir)}
+        results[name] = {
+            "stage": step.stage,
+            **run_step(name, step.stage, overrides, run_dir, log_dir),
+        }
     report = render_report(results, run.dir)
     atomic_write_text(run.path("report.md"), report)
     run.add_artifact("report", run.path("report.md"))
@@ -123,6 +148,8 @@ def _log_summary(cfg: DictConfig, run: Run, summary: dict[str, float]) -> None:
     from cycle.core.schemas import LoggerConfig
     from cycle.core.tracking import build_logger, finish
 
-    logger = build_logger(to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True))
+    logger = build_logger(
+        to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
+    )
     logger.log_metrics(summary)
     finish(logger)

@@ -26,17 +26,27 @@ class CausalLMModule(L.LightningModule):
     def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if "position_ids" in batch:  # packed rows: block-diagonal attention from position restarts
             return self.model(
-                input_ids=batch["input_ids"], position_ids=batch["position_ids"], labels=batch["labels"], use_cache=False
+                input_ids=batch["input_ids"],
+                position_ids=batch["position_ids"],
+                labels=batch["labels"],
+                use_cache=False,
             ).loss
         return self.model(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            labels=batch["labels"],
         ).loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch)
         tokens = (batch["labels"] != -100).sum()
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
-        self.log("train/target_tokens", tokens.float(), reduce_fx="sum", batch_size=batch["input_ids"].shape[0])
+        self.log(
+            "train/target_tokens",
+            tokens.float(),
+            reduce_fx="sum",
+            batch_size=batch["input_ids"].shape[0],
+        )
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -47,4 +57,7 @@ class CausalLMModule(L.LightningModule):
     def configure_optimizers(self) -> dict:
         optimizer = build_optimizer(self.model.parameters(), self.optim)
         total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
-        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(optimizer, self.optim, total)}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": build_scheduler(optimizer, self.optim, total),
+        }

@@ -10,7 +10,9 @@ import torch
 from cycle.core.schemas import OptimConfig
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: Iterable[torch.nn.Parameter], cfg: OptimConfig
+) -> torch.optim.Optimizer:
     trainable = [p for p in params if p.requires_grad]
     if not trainable:
         raise ValueError("no trainable parameters")
@@ -38,5 +40,7 @@ def lr_factor(step: int, total_steps: int, cfg: OptimConfig) -> float:
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, total_steps: int) -> dict:
     """A Lightning ``lr_scheduler`` dict stepping every optimizer step."""
-    sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, max(1, total_steps), cfg))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, max(1, total_steps), cfg)
+    )
     return {"scheduler": sched, "interval": "step", "frequency": 1}

@@ -58,7 +58,11 @@ def estimate_lora_ga_gradients(
     def train_step() -> None:
         for batch in batches():
             batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
+            out = model(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                labels=batch["labels"],
+            )
             out.loss.backward()
 
     if not cache.exists():
@@ -71,7 +75,9 @@ def estimate_lora_ga_gradients(
         deadline = time.monotonic() + timeout_s
         while not cache.exists():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"rank {_rank()}: LoRA-GA cache {cache} did not appear in {timeout_s}s")
+                raise TimeoutError(
+                    f"rank {_rank()}: LoRA-GA cache {cache} did not appear in {timeout_s}s"
+                )
             time.sleep(2.0)
     preprocess_loraga(model, config, train_step, cache_file=str(cache))
 
@@ -93,7 +99,9 @@ def apply_peft(
     config = lora_config(cfg)
     if cfg.method == "lora_ga":
         if ga_batches is None:
-            raise ValueError("LoRA-GA needs training batches for its gradient estimate (ga_batches)")
+            raise ValueError(
+                "LoRA-GA needs training batches for its gradient estimate (ga_batches)"
+            )
         cache = cfg.ga_cache_file or ga_cache_file
         if cache is None:
             raise ValueError("LoRA-GA needs a cache file (peft.ga_cache_file or the run directory)")

@@ -44,15 +44,25 @@ def truncate(
         keep_prefix = max_length - target
         head = keep_prefix // 2
         tail = keep_prefix - head
-        ids = list(input_ids[:head]) + list(input_ids[first_label - tail : first_label]) + list(input_ids[first_label:])
-        lab = list(labels[:head]) + list(labels[first_label - tail : first_label]) + list(labels[first_label:])
+        ids = (
+            list(input_ids[:head])
+            + list(input_ids[first_label - tail : first_label])
+            + list(input_ids[first_label:])
+        )
+        lab = (
+            list(labels[:head])
+            + list(labels[first_label - tail : first_label])
+            + list(labels[first_label:])
+        )
         return ids, lab
     else:
         raise ValueError(f"unknown truncation mode '{mode}' (end, start, random, middle)")
     return list(input_ids[lo:hi]), list(labels[lo:hi])
 
 
-def pack_rows(rows: Sequence[dict[str, Sequence[int]]], max_length: int) -> list[dict[str, list[int]]]:
+def pack_rows(
+    rows: Sequence[dict[str, Sequence[int]]], max_length: int
+) -> list[dict[str, list[int]]]:
     """Concatenate consecutive rows into packs of at most ``max_length`` tokens (greedy, in order).
 
     Each pack carries ``position_ids`` restarting at 0 for every example; with no attention mask,

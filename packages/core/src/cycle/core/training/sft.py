@@ -39,7 +39,11 @@ class SFTConfig:
 
 
 def encode_conversations(
-    tokenizer: Any, conversations: Iterable[Sequence[Message]], max_length: int, truncation: str, seed: int = 0
+    tokenizer: Any,
+    conversations: Iterable[Sequence[Message]],
+    max_length: int,
+    truncation: str,
+    seed: int = 0,
 ) -> tuple[list[dict[str, list[int]]], list[dict[str, Any]]]:
     """Tokenize conversations to ``input_ids``/``labels``; rows with no target left are rejected."""
     rng = random.Random(seed)
@@ -60,7 +64,9 @@ class LossHistory(L.Callback):
     def __init__(self) -> None:
         self.losses: list[float] = []
 
-    def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         self.losses.append(float(loss.detach()))
 
@@ -79,7 +85,9 @@ def fit_sft(
 
     model_cfg = as_model_config(cfg.model)
     model, tokenizer = load_causal_lm(model_cfg)
-    rows, rejected = encode_conversations(tokenizer, conversations, sft.max_length, sft.truncation, int(cfg.seed))
+    rows, rejected = encode_conversations(
+        tokenizer, conversations, sft.max_length, sft.truncation, int(cfg.seed)
+    )
     for r in rejected:
         run.log_rejected(r["reason"])
     if not rows:
@@ -104,7 +112,11 @@ def fit_sft(
         return itertools.islice(loader(shuffle=False), peft_cfg.ga_batches)
 
     model = apply_peft(
-        model, peft_cfg, ga_batches, ga_cache_file=run.path("lora_ga_gradients.pt"), seed=int(cfg.seed)
+        model,
+        peft_cfg,
+        ga_batches,
+        ga_cache_file=run.path("lora_ga_gradients.pt"),
+        seed=int(cfg.seed),
     )
     module = CausalLMModule(model, to_dataclass(cfg.optim, OptimConfig))
     logger = build_logger(
@@ -112,7 +124,10 @@ def fit_sft(
     )
     history = LossHistory()
     trainer = build_trainer(
-        to_dataclass(cfg.trainer, TrainerConfig), logger=logger, callbacks=[history], default_root_dir=run.dir
+        to_dataclass(cfg.trainer, TrainerConfig),
+        logger=logger,
+        callbacks=[history],
+        default_root_dir=run.dir,
     )
     trainer.fit(module, train_dataloaders=loader(shuffle=sft.shuffle))
     finish(logger)

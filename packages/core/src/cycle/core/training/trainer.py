@@ -18,7 +18,11 @@ def build_strategy(cfg: TrainerConfig) -> Any:
         return cfg.strategy
     from lightning.pytorch.strategies import DeepSpeedStrategy
 
-    ds = cfg.deepspeed if isinstance(cfg.deepspeed, DeepSpeedConfig) else DeepSpeedConfig(**cfg.deepspeed)
+    ds = (
+        cfg.deepspeed
+        if isinstance(cfg.deepspeed, DeepSpeedConfig)
+        else DeepSpeedConfig(**cfg.deepspeed)
+    )
     return DeepSpeedStrategy(
         stage=ds.stage,
         offload_optimizer=ds.offload_optimizer,
