@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check packages tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py $(ARGS)
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs outputs multirun .pytest_cache
