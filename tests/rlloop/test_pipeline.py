@@ -40,3 +40,13 @@ def test_pipeline_runs_steps_writes_report_and_skips_finished_steps(tmp_path):
     assert second["sample/sampled_now"] == 1
     assert samples.read_text() == ""
     assert "skipping" in (tmp_path / "pipe" / "logs" / "sample.log").read_text()
+
+
+def test_step_reports_keep_working_image_links_in_the_pipeline_report(tmp_path):
+    from cycle.rlloop.pipeline import _rebase_images
+
+    step = tmp_path / "runs" / "rlloop" / "tiny"
+    step.mkdir(parents=True)
+    (step / "report.md").write_text("![curve](rounds.png) ![web](https://x/y.png)")
+    out = _rebase_images(step / "report.md", tmp_path / "runs" / "pipeline" / "tiny")
+    assert out == "![curve](../../rlloop/tiny/rounds.png) ![web](https://x/y.png)"

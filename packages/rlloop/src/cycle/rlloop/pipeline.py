@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -78,6 +79,18 @@ def _figures(step: dict[str, Any]) -> list[Path]:
     )
 
 
+def _rebase_images(markdown: Path, report_dir: Path) -> str:
+    """A step's markdown with its relative image links made relative to the pipeline report."""
+
+    def rebase(m: re.Match[str]) -> str:
+        target = m.group(2)
+        if "://" in target or os.path.isabs(target):
+            return m.group(0)
+        return f"{m.group(1)}({os.path.relpath(markdown.parent / target, report_dir)})"
+
+    return re.sub(r"(!\[[^\]]*\])\(([^)]+)\)", rebase, markdown.read_text(encoding="utf-8").strip())
+
+
 def render_report(steps: dict[str, dict[str, Any]], report_dir: Path) -> str:
     """One markdown page: each step's status, time, metrics, rejected records, figures and reports."""
     lines = [
@@ -106,7 +119,7 @@ def render_report(steps: dict[str, dict[str, Any]], report_dir: Path) -> str:
         for a_name, a in sorted(s.get("artifacts", {}).items()):
             path = Path(s["dir"]) / a["path"]
             if path.suffix == ".md":
-                lines += ["", f"### {a_name}", "", path.read_text(encoding="utf-8").strip()]
+                lines += ["", f"### {a_name}", "", _rebase_images(path, report_dir)]
         for fig in _figures(s):
             lines += ["", f"![{name}: {fig.stem}]({os.path.relpath(fig, report_dir)})"]
     return "\n".join(lines) + "\n"
