@@ -39,7 +39,8 @@ def step_command(stage: str, overrides: list[str], run_dir: Path) -> list[str]:
 
 def _common_overrides(cfg: DictConfig) -> list[str]:
     out = [f"paths.root_dir={cfg.paths.root_dir}", f"seed={cfg.seed}", f"logger={cfg.logger.name}"]
-    out.append(f"logger.mode={cfg.logger.mode}") if cfg.logger.name == "wandb" else None
+    if cfg.logger.name == "wandb":
+        out.append(f"logger.mode={cfg.logger.mode}")
     if cfg.experiment_name != "default":
         out.append(f"experiment={cfg.experiment_name}")
     return out
@@ -135,7 +136,8 @@ def pipeline(cfg: DictConfig, run: Run) -> dict[str, Any]:
         )
     common = _common_overrides(cfg)
     results: dict[str, dict[str, Any]] = {}
-    log_dir = run.path("logs", ".keep").parent
+    log_dir = run.dir / "logs"
+    log_dir.mkdir(exist_ok=True)
     for name, step in steps.items():
         run_dir = Path(cfg.paths.runs_dir) / step.stage / cfg.experiment_name
         overrides = [*common, *OmegaConf.to_container(step.overrides, resolve=True)]
