@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cycle.core.chat import Message, tokenize_chat
 from cycle.core.config import to_dataclass
+from cycle.core.io import atomic_write_jsonl
 from cycle.core.models import as_model_config, load_causal_lm
 from cycle.core.runs import Run
 from cycle.core.schemas import LoggerConfig, OptimConfig, PeftConfig, TrainerConfig
@@ -88,8 +89,11 @@ def fit_sft(
     rows, rejected = encode_conversations(
         tokenizer, conversations, sft.max_length, sft.truncation, int(cfg.seed)
     )
-    for r in rejected:
-        run.log_rejected(r["reason"])
+    if rejected:  # listed with their index and reason, never dropped silently
+        atomic_write_jsonl(run.path("sft_rejected.jsonl"), rejected)
+        run.add_artifact("sft_rejected", run.path("sft_rejected.jsonl"))
+        for reason in {r["reason"] for r in rejected}:
+            run.log_rejected(reason, sum(r["reason"] == reason for r in rejected))
     if not rows:
         raise ValueError("no trainable conversations (all rejected)")
     examples = len(rows)
