@@ -109,14 +109,8 @@ def papers(draw: st.DrawFn) -> tuple[Paper, Outline]:
     return paper, outline
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(papers())
-def test_render_then_parse_is_identity(case: tuple[Paper, Outline]) -> None:
-    paper, outline = case
-    messages = paper_messages(paper, outline)
-    parsed = parse_paper(
-        messages[2]["content"], messages[3]["content"], messages[4]["content"], REFS
-    )
+def assert_parsed_matches(parsed, paper: Paper, outline: Outline) -> None:
+    """Every field of the rendered paper and outline came back from the parser."""
     assert parsed.problems == []
     assert parsed.title == paper.title
     assert parsed.abstract == paper.abstract
@@ -129,6 +123,17 @@ def test_render_then_parse_is_identity(case: tuple[Paper, Outline]) -> None:
     )
     assert parsed.experimental_setup == outline.experimental_setup
     assert parsed.experimental_results == outline.experimental_results
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(papers())
+def test_render_then_parse_is_identity(case: tuple[Paper, Outline]) -> None:
+    paper, outline = case
+    messages = paper_messages(paper, outline)
+    parsed = parse_paper(
+        messages[2]["content"], messages[3]["content"], messages[4]["content"], REFS
+    )
+    assert_parsed_matches(parsed, paper, outline)
     assert parsed.complete
 
 

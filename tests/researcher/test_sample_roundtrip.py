@@ -10,6 +10,7 @@ from cycle.data.arxiv import load_arxiv_paper
 from cycle.data.outline import HeuristicOutline
 from cycle.data.paper_conversation import paper_messages
 from cycle.researcher.protocol import parse_paper
+from tests.researcher.test_protocol import assert_parsed_matches
 
 ARXIV = resources.files("cycle.data") / "sample" / "arxiv"
 FOLDERS = sorted(p.name for p in ARXIV.iterdir() if p.is_dir())[:3]
@@ -26,14 +27,4 @@ def test_sample_paper_conversation_parses_back(folder):
     parsed = parse_paper(
         messages[2]["content"], messages[3]["content"], messages[4]["content"], paper.references
     )
-    assert parsed.problems == []
-    assert parsed.title == paper.title and parsed.abstract == paper.abstract
-    assert parsed.sections == list(paper.sections)
-    assert (parsed.motivation, parsed.main_idea) == (outline.motivation, outline.main_idea)
-    assert (parsed.interestingness, parsed.feasibility, parsed.novelty) == (
-        outline.interestingness,
-        outline.feasibility,
-        outline.novelty,
-    )
-    assert parsed.experimental_setup == outline.experimental_setup
-    assert parsed.experimental_results == outline.experimental_results
+    assert_parsed_matches(parsed, paper, outline)

@@ -95,24 +95,21 @@ def pad_batch(rows: Sequence[dict[str, Sequence[int]]], pad_id: int) -> dict[str
     import torch
 
     width = max(len(r["input_ids"]) for r in rows)
-    if "position_ids" in rows[0]:
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-        positions = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            n = len(r["input_ids"])
-            ids[i, :n] = torch.as_tensor(r["input_ids"])
-            labels[i, :n] = torch.as_tensor(r["labels"])
-            positions[i, :n] = torch.as_tensor(r["position_ids"])
-            positions[i, n:] = torch.arange(width - n)
-        return {"input_ids": ids, "labels": labels, "position_ids": positions}
-
+    packed = "position_ids" in rows[0]
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    extra = torch.zeros((len(rows), width), dtype=torch.long)  # position ids or attention mask
     for i, r in enumerate(rows):
         n = len(r["input_ids"])
         ids[i, :n] = torch.as_tensor(r["input_ids"])
         labels[i, :n] = torch.as_tensor(r["labels"])
-        attn[i, :n] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": attn}
+        if packed:
+            extra[i, :n] = torch.as_tensor(r["position_ids"])
+            extra[i, n:] = torch.arange(width - n)
+        else:
+            extra[i, :n] = 1
+    return {
+        "input_ids": ids,
+        "labels": labels,
+        ("position_ids" if packed else "attention_mask"): extra,
+    }
