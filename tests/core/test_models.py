@@ -53,6 +53,16 @@ def test_tiny_model_shape_and_chat_template(tiny_lm):
     assert tokenizer.decode(tokenizer(s)["input_ids"], skip_special_tokens=True) == s
 
 
+def test_tiny_tokenizer_keeps_newline_runs_whole(tiny_lm):
+    """A blank line is one token (the model need not count newlines); digits come in threes."""
+    _, tokenizer = tiny_lm
+    pieces = [
+        tokenizer.decode([i]) for i in tokenizer("one\n\n## Rating\n\n10 12345")["input_ids"]
+    ]
+    assert "\n\n" in pieces and "\n" not in pieces
+    assert not any(len(p.strip()) > 3 and p.strip().isdigit() for p in pieces)
+
+
 def test_head_dim_below_64_is_rejected():
     with pytest.raises(ValueError, match="head_dim|>= 64"):
         build_tiny_causal_lm(TinyModelConfig(hidden_size=128, num_attention_heads=4))

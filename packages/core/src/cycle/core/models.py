@@ -17,6 +17,10 @@ from cycle.core.schemas import ModelConfig, TinyModelConfig
 
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|im_start|>", "<|im_end|>"]
 PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|im_end|>"
+PRE_TOKENIZER_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 
 class ModelNotAvailableError(RuntimeError):
@@ -76,11 +80,18 @@ def _file_text(path: Path) -> str:
 
 def build_tiny_tokenizer(cfg: TinyModelConfig) -> Any:
     """Byte-level BPE trained on text shipped in the repo: any string encodes, nothing is downloaded."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # Llama-3's split: a run of newlines is one pre-token (so BPE learns "\n\n" as one token, and
+    # a small model need not count newlines), digits come in groups of at most three.
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRE_TOKENIZER_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=cfg.vocab_size,
@@ -147,8 +158,10 @@ def build_tiny_causal_lm(cfg: TinyModelConfig | DictConfig | dict) -> tuple[Any,
 def tiny_model_dir(cfg: ModelConfig) -> Path:
     """Cache folder of a tiny model, keyed by its config (and the shipped tokenizer text)."""
     assert cfg.tiny is not None
-    payload = json.dumps(dataclasses.asdict(cfg.tiny), sort_keys=True) + "".join(
-        _tokenizer_texts(cfg.tiny)
+    payload = (
+        json.dumps(dataclasses.asdict(cfg.tiny), sort_keys=True)
+        + PRE_TOKENIZER_PATTERN
+        + "".join(_tokenizer_texts(cfg.tiny))
     )
     key = hashlib.sha256(payload.encode()).hexdigest()[:12]
     return Path(cfg.cache_dir) / f"tiny-{key}"
