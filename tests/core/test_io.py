@@ -47,3 +47,17 @@ def test_run_manifest_records_artifacts_and_survives_reopen(tmp_path):
     assert manifest["artifacts"]["x"]["path"] == "data/x.txt"
     assert manifest["rejected"] == {"bad rating": 2}
     assert (tmp_path / "run" / "config.yaml").read_text().strip() == "a: 1"
+
+
+def test_run_with_another_config_is_moved_aside_not_resumed(tmp_path):
+    run = Run.open(tmp_path / "run", "demo", {"a": 1})
+    art = run.path("model", "weights.bin")
+    art.write_text("old")
+    run.add_artifact("model", art)
+    run.mark("complete")
+    changed = Run.open(tmp_path / "run", "demo", {"a": 2})
+    assert not changed.has("model") and not changed.complete
+    assert not (tmp_path / "run" / "model").exists()
+    old = Run.open(next(tmp_path.glob("run.previous-*")), "demo")
+    assert old.has("model") and old.complete
+    assert Run.open(tmp_path / "run", "demo", {"a": 2}).config == {"a": 2}

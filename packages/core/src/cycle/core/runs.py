@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
 import platform
 import random
@@ -18,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from cycle.core.io import atomic_write_json, atomic_write_text, sha256_path
 
 MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
@@ -38,6 +40,17 @@ def seed_everything(seed: int) -> None:
         pass
 
 
+def _move_aside(run_dir: Path, config_sha256: str) -> Path:
+    target = run_dir.with_name(f"{run_dir.name}.previous-{config_sha256[:12]}")
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    run_dir.rename(target)
+    log.warning("%s was made with another config: moved to %s; starting afresh", run_dir, target)
+    return target
+
+
 @dataclass
 class Run:
     """A stage's run directory. Artifacts are registered in the manifest with their hash."""
@@ -54,9 +67,10 @@ class Run:
     def open(
         cls, run_dir: str | os.PathLike, stage: str, cfg: DictConfig | dict | None = None
     ) -> Run:
-        """Open (or create) a run directory; an existing manifest is kept so reruns resume."""
+        """Open (or create) a run directory. A rerun with the same config resumes from what the
+        manifest lists; a run made with another config is moved aside to
+        ``<dir>.previous-<its config hash>`` (kept, never resumed from) and the run starts afresh."""
         run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
         if isinstance(
             cfg, DictConfig
         ):  # the job config; Hydra's own node holds volatile runtime values
@@ -69,11 +83,14 @@ class Run:
         manifest = run_dir / MANIFEST
         if manifest.exists():
             old = json.loads(manifest.read_text())
-            run.artifacts = old.get("artifacts", {})
-            run.metrics = old.get("metrics", {})
-            run.rejected = old.get("rejected", {})
-            if old.get("config_sha256") == run.config_sha256:
+            if cfg is not None and old.get("config_sha256") != run.config_sha256:
+                _move_aside(run_dir, str(old.get("config_sha256")))
+            else:
+                run.artifacts = old.get("artifacts", {})
+                run.metrics = old.get("metrics", {})
+                run.rejected = old.get("rejected", {})
                 run.status = old.get("status", "running")
+        run_dir.mkdir(parents=True, exist_ok=True)
         if cfg is not None:
             atomic_write_text(
                 run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved))
