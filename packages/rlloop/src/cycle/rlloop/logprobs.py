@@ -2,8 +2,8 @@
 
 The decoder body runs once over the whole padded batch. Only the hidden states that predict a
 completion token are kept; they go through ``lm_head`` in chunks of ``chunk_size`` tokens, each
-chunk under ``torch.utils.checkpoint`` so that autograd stores the chunk's hidden states and
-not its logits: the backward pass recomputes one chunk's logits at a time. At a 32K-token
+chunk but the last under ``torch.utils.checkpoint`` so that autograd stores the chunk's hidden
+states and not its logits: the backward pass recomputes one chunk's logits at a time. At a 32K-token
 completion and a 131K vocabulary that is the difference between ~16 GiB of fp32 logits (plus
 their log-softmax) and one ``chunk_size x vocab`` block.
 """
@@ -79,11 +79,15 @@ def completion_logprobs(
     states = hidden[rows, cols]
     targets = input_ids[rows, cols + 1]
     score = partial(_chunk_token_logps, head)
+    starts = range(0, states.shape[0], chunk_size)
+    # The last chunk keeps its logits for the backward pass, which starts there and frees them
+    # before recomputing any other chunk: the peak stays one chunk, and a completion that fits in
+    # one chunk is scored with no recomputation at all.
     chunks = [
-        checkpoint(
-            score, states[i : i + chunk_size], targets[i : i + chunk_size], use_reentrant=False
+        (score if i == starts[-1] else partial(checkpoint, score, use_reentrant=False))(
+            states[i : i + chunk_size], targets[i : i + chunk_size]
         )
-        for i in range(0, states.shape[0], chunk_size)
+        for i in starts
     ]
     token_logps = torch.cat(chunks) if chunks else hidden.new_zeros(0).float()
     # Scatter back to [rows, positions] and reduce with sum(): a pairwise sum, as accurate as the
