@@ -50,3 +50,23 @@ def test_step_reports_keep_working_image_links_in_the_pipeline_report(tmp_path):
     (step / "report.md").write_text("![curve](rounds.png) ![web](https://x/y.png)")
     out = _rebase_images(step / "report.md", tmp_path / "runs" / "pipeline" / "tiny")
     assert out == "![curve](../../rlloop/tiny/rounds.png) ![web](https://x/y.png)"
+
+
+def test_a_figure_a_step_report_shows_is_not_repeated(tmp_path):
+    from cycle.rlloop.pipeline import render_report
+
+    step = tmp_path / "runs" / "rlloop" / "tiny"
+    step.mkdir(parents=True)
+    (step / "report.md").write_text("![curve](rounds.png)")
+    (step / "rounds.png").write_bytes(b"png")
+    (step / "other.png").write_bytes(b"png")
+    artifacts = {
+        "report": {"path": "report.md"},
+        "rounds": {"path": "rounds.png"},
+        "other": {"path": "other.png"},
+    }
+    steps = {"rlloop": {"stage": "rlloop", "status": "complete", "seconds": 1.0}}
+    steps["rlloop"].update(dir=str(step), artifacts=artifacts)
+    out = render_report(steps, tmp_path / "runs" / "pipeline" / "tiny")
+    assert out.count("../../rlloop/tiny/rounds.png") == 1
+    assert out.count("../../rlloop/tiny/other.png") == 1

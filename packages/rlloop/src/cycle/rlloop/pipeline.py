@@ -117,12 +117,17 @@ def render_report(steps: dict[str, dict[str, Any]], report_dir: Path) -> str:
                 "Rejected records: "
                 + ", ".join(f"{k}: {v}" for k, v in sorted(s["rejected"].items())),
             ]
+        shown = ""  # the step's own markdown reports, as included
         for a_name, a in sorted(s.get("artifacts", {}).items()):
             path = Path(s["dir"]) / a["path"]
             if path.suffix == ".md":
-                lines += ["", f"### {a_name}", "", _rebase_images(path, report_dir)]
+                text = _rebase_images(path, report_dir)
+                shown += text
+                lines += ["", f"### {a_name}", "", text]
         for fig in _figures(s):
-            lines += ["", f"![{name}: {fig.stem}]({os.path.relpath(fig, report_dir)})"]
+            link = os.path.relpath(fig, report_dir)
+            if f"]({link})" not in shown:  # a step's own report may already show it
+                lines += ["", f"![{name}: {fig.stem}]({link})"]
     return "\n".join(lines) + "\n"
 
 
