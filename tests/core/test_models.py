@@ -56,9 +56,7 @@ def test_tiny_model_shape_and_chat_template(tiny_lm):
 def test_tiny_tokenizer_keeps_newline_runs_whole(tiny_lm):
     """A blank line is one token (the model need not count newlines); digits come in threes."""
     _, tokenizer = tiny_lm
-    pieces = [
-        tokenizer.decode([i]) for i in tokenizer("one\n\n## Rating\n\n10 12345")["input_ids"]
-    ]
+    pieces = [tokenizer.decode([i]) for i in tokenizer("one\n\n## Rating\n\n10 12345")["input_ids"]]
     assert "\n\n" in pieces and "\n" not in pieces
     assert not any(len(p.strip()) > 3 and p.strip().isdigit() for p in pieces)
 

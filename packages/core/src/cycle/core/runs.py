@@ -9,6 +9,7 @@ import logging
 import os
 import platform
 import random
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +44,6 @@ def seed_everything(seed: int) -> None:
 def _move_aside(run_dir: Path, config_sha256: str) -> Path:
     target = run_dir.with_name(f"{run_dir.name}.previous-{config_sha256[:12]}")
     if target.exists():
-        import shutil
-
         shutil.rmtree(target)
     run_dir.rename(target)
     log.warning("%s was made with another config: moved to %s; starting afresh", run_dir, target)
