@@ -61,3 +61,19 @@ def test_run_with_another_config_is_moved_aside_not_resumed(tmp_path):
     old = Run.open(next(tmp_path.glob("run.previous-*")), "demo")
     assert old.has("model") and old.complete
     assert Run.open(tmp_path / "run", "demo", {"a": 2}).config == {"a": 2}
+
+
+def test_save_figure_writes_the_image_and_leaves_no_temp_file(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cycle.core.io import save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    out = save_figure(fig, tmp_path / "figs" / "curve.png")
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert [p.name for p in (tmp_path / "figs").iterdir()] == ["curve.png"]
+    assert not plt.fignum_exists(fig.number)

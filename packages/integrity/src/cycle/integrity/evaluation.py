@@ -8,7 +8,6 @@ replicates, as a pre-registered threshold should.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import roc_curve
 
-from cycle.core.io import atomic_write_bytes
+from cycle.core.io import save_figure
 from cycle.integrity.calibration import threshold_at_fpr
 
 __all__ = [
@@ -201,7 +200,4 @@ def plot_roc(results: Sequence[FormatResult], path: str | os.PathLike, title: st
     ax.set_title(title or "Fast-DetectGPT ROC")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=150)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return save_figure(fig, path, dpi=150)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cycle.core.io import atomic_write_text
+from cycle.core.io import atomic_write_text, save_figure
 from cycle.researcher.protocol import GeneratedPaper
 from cycle.researcher.selection import best_of_n_curve
 
@@ -128,11 +128,7 @@ def plot_curve(curve: Mapping[int, float], path: str | Path) -> Path:
     ax.set_title("Rejection sampling (best of N)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def write_report(

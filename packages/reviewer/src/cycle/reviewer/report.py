@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cycle.core.io import save_figure
 from cycle.reviewer.evaluate import PAPER_TABLE1, Table1Row
 
 COLUMNS = (
@@ -105,13 +106,7 @@ def score_distribution_figure(
     axes[0].set_ylabel("papers")
     axes[-1].legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def log_to_wandb(logger: Any, rows: Sequence[Table1Row], figure: str | Path) -> None:

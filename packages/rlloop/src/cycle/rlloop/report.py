@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cycle.core.io import atomic_write_text
+from cycle.core.io import atomic_write_text, save_figure
 
 DROP_KEYS = ("tie", "missing_reward", "identical_text", "too_few_samples")
 
@@ -123,12 +123,7 @@ def figure(rows: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
     for a in (ax, ax_acc):
         a.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def write_report(
