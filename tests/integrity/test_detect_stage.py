@@ -119,3 +119,49 @@ def test_generated_paper_rows_read_like_human_papers(tmp_path):
         ("g#0", "paper", 1, human.text)
     ]
     assert [r["id"] for r in rejects] == ["line 2"]
+
+
+def test_detect_stage_checks_exported_papers_for_the_disclosure(tmp_path, tiny_lm, tiny_model_cfg):
+    from cycle.core.disclosure import append_disclosure
+
+    body = " ".join(SENTENCES)
+    rows = [
+        {
+            "id": "cs/01#0",
+            "title": "A",
+            "abstract": body,
+            "sections": [["I", body]],
+            "simulated": True,
+        },
+        {"id": "b#0", "title": "B", "abstract": body, "sections": [["I", body]], "simulated": True},
+    ]
+    (tmp_path / "papers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    exported = tmp_path / "papers"
+    exported.mkdir()
+    latex = "\\title{A}\n\\section{I}\nText."
+    (exported / "cs_01#0.tex").write_text(append_disclosure(latex, simulated=False))
+    (exported / "b#0.tex").write_text(append_disclosure(latex, simulated=True))
+    (exported / "b#0.md").write_text("# B\n\nNo statement here.")
+    out = run_stage(
+        "detect",
+        _overrides(
+            tmp_path,
+            tiny_model_cfg.cache_dir,
+            f"detect.machine_files=[{tmp_path / 'papers.jsonl'}]",
+            f"detect.disclosure_files=[{exported}/*.tex,{exported}/*.md,{tmp_path}/none/*.tex]",
+        ),
+        run_dir=tmp_path / "run",
+    )
+    assert (out["disclosure/checked"], out["disclosure/missing"]) == (3, 1)
+    assert out["disclosure/missing_simulated"] == 1
+    disclosure = json.loads((tmp_path / "run" / "metrics.json").read_text())["disclosure"]
+    assert disclosure["missing"] == [f"{exported}/b#0.md"]
+    assert disclosure["missing_simulated"] == [f"{exported}/cs_01#0.tex"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## AI-generation disclosure" in report and "Simulated results not declared" in report
+    rejected = read_jsonl(tmp_path / "run" / "rejected.jsonl")
+    assert {
+        "source": f"{tmp_path}/none/*.tex",
+        "id": f"{tmp_path}/none/*.tex",
+        "reason": "no file matches",
+    } in rejected

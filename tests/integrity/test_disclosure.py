@@ -48,3 +48,21 @@ def test_check_disclosure_reports_missing():
     report = check_disclosure(papers, require_simulated={"a": True, "c": True})
     assert report.missing == ["b"] and report.missing_simulated == ["c"]
     assert report.n_checked == 3 and not report.ok
+
+
+def test_check_disclosure_files_reads_globs_and_lists_what_it_cannot_read(tmp_path):
+    from cycle.integrity.disclosure import check_disclosure_files
+
+    (tmp_path / "a.tex").write_text(append_disclosure(LATEX, simulated=True))
+    (tmp_path / "b.tex").write_text(append_disclosure(LATEX, simulated=False))
+    (tmp_path / "c.md").write_bytes(b"\xff\xfe not utf-8")
+    report, rejects = check_disclosure_files(
+        [f"{tmp_path}/*.tex", f"{tmp_path}/c.md", f"{tmp_path}/missing.md"],
+        simulated_by_stem={"a": True, "b": True},
+    )
+    assert report.n_checked == 2 and report.missing_simulated == [f"{tmp_path}/b.tex"]
+    assert not report.missing
+    assert [(r["id"], r["reason"].split(":")[0]) for r in rejects] == [
+        (f"{tmp_path}/c.md", "unreadable"),
+        (f"{tmp_path}/missing.md", "no file matches"),
+    ]

@@ -24,6 +24,11 @@ def _tmp_sibling(path: Path, suffix: str = "") -> Path:
     return Path(name)
 
 
+def file_stem(record_id: str) -> str:
+    """The file name a record id is written under (ids such as ``cs/0112017#0`` hold slashes)."""
+    return record_id.replace("/", "_")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     tmp = _tmp_sibling(path)

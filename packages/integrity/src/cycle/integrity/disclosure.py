@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import glob
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from cycle.core.disclosure import has_disclosure, has_simulated_disclosure
 
-__all__ = ["DisclosureReport", "check_disclosure"]
+__all__ = ["DisclosureReport", "check_disclosure", "check_disclosure_files"]
 
 
 @dataclass
@@ -38,3 +41,26 @@ def check_disclosure(
         elif simulated.get(paper_id) and not has_simulated_disclosure(text):
             report.missing_simulated.append(paper_id)
     return report
+
+
+def check_disclosure_files(
+    patterns: Sequence[str], simulated_by_stem: Mapping[str, bool] | None = None
+) -> tuple[DisclosureReport, list[dict[str, Any]]]:
+    """Check the documents that ``patterns`` (paths or globs) name; a document must also declare
+    simulated results when ``simulated_by_stem`` says so for its file stem (the paper id the
+    researcher's export names it by). Returns the report (ids are file paths) and rejects:
+    patterns matching nothing and files that cannot be read."""
+    texts: dict[str, str] = {}
+    rejects: list[dict[str, Any]] = []
+    for pattern in patterns:
+        paths = sorted(glob.glob(pattern)) or ([pattern] if Path(pattern).exists() else [])
+        if not paths:
+            rejects.append({"source": pattern, "id": pattern, "reason": "no file matches"})
+        for path in paths:
+            try:
+                texts[path] = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                rejects.append({"source": path, "id": path, "reason": f"unreadable: {err}"})
+    simulated = simulated_by_stem or {}
+    required = {path: simulated.get(Path(path).stem, False) for path in texts}
+    return check_disclosure(texts, required), rejects

@@ -24,9 +24,16 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from cycle.core.io import atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
+from cycle.core.io import (
+    atomic_write_json,
+    atomic_write_jsonl,
+    atomic_write_text,
+    file_stem,
+    read_jsonl,
+)
 from cycle.core.runs import Run
 from cycle.integrity.calibration import Calibration, calibrate
+from cycle.integrity.disclosure import DisclosureReport, check_disclosure_files
 from cycle.integrity.evaluation import FormatResult, evaluate_format, plot_roc, table6_markdown
 from cycle.integrity.schemas import DetectorConfig
 from cycle.integrity.texts import FORMATS, Row, corpus_texts, read_text_files
@@ -319,6 +326,12 @@ def detect(cfg: DictConfig, run: Run) -> dict[str, Any]:
         extra = _watermark_summary(
             scored, eval_rows, calibrations, plain_ids, det, int(cfg.seed), wm, notes
         )
+    disclosure = None
+    if d.get("disclosure_files"):
+        simulated = {file_stem(r["id"]): bool(r["simulated"]) for r in machine if "simulated" in r}
+        disclosure, bad = check_disclosure_files(list(d.disclosure_files), simulated)
+        rejects += bad
+        extra["disclosure"] = disclosure.to_dict()
 
     atomic_write_jsonl(run.path("scores.jsonl"), scored)
     if not run.has("scores"):
@@ -342,8 +355,10 @@ def detect(cfg: DictConfig, run: Run) -> dict[str, Any]:
     report = table6_markdown(
         results, "Fast-DetectGPT detection (paper Table 6 layout)", [window_note, *notes]
     )
-    if extra:
+    if wm.enabled:
         report += _watermark_markdown(extra)
+    if disclosure is not None:
+        report += _disclosure_markdown(disclosure)
     run.add_artifact("report", atomic_write_text(run.path("report.md"), report))
     run.add_artifact("roc", plot_roc(results, run.path("roc.png"), f"Fast-DetectGPT, {model_name}"))
     atomic_write_jsonl(run.path("rejected.jsonl"), rejects)
@@ -358,6 +373,10 @@ def detect(cfg: DictConfig, run: Run) -> dict[str, Any]:
     for r in results:
         for k in ("auroc", "accuracy", "f1", "tpr_at_1fpr"):
             out[f"{r.format}/{k}"] = r.metrics[k]
+    if disclosure is not None:
+        out["disclosure/checked"] = disclosure.n_checked
+        out["disclosure/missing"] = len(disclosure.missing)
+        out["disclosure/missing_simulated"] = len(disclosure.missing_simulated)
     if "criterion_effect" in extra:
         out["watermark/criterion_mean_delta"] = extra["criterion_effect"]["mean_delta"]
     return out
@@ -463,6 +482,24 @@ def _watermark_markdown(extra: dict[str, Any]) -> str:
             f"{e['mean_criterion_watermarked']:.3f} with it (delta {e['mean_delta']:+.3f}); AUROC without "
             f"{_fmt(e['auroc_plain'])}, with {_fmt(e['auroc_watermarked'])}.",
         ]
+    return "\n".join(lines) + "\n"
+
+
+def _disclosure_markdown(report: DisclosureReport) -> str:
+    lines = [
+        "",
+        "## AI-generation disclosure",
+        "",
+        f"{report.n_checked} exported papers checked: "
+        f"{report.n_checked - len(report.missing) - len(report.missing_simulated)} carry the statement "
+        "(and, where the results were simulated, say so).",
+    ]
+    for title, ids in (
+        ("No disclosure statement", report.missing),
+        ("Simulated results not declared", report.missing_simulated),
+    ):
+        if ids:
+            lines += ["", f"{title}:", "", *(f"- `{i}`" for i in ids)]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from cycle.core.io import (
     atomic_write_json,
     atomic_write_jsonl,
     atomic_write_text,
+    file_stem,
     read_jsonl,
 )
 from cycle.core.runs import Run
@@ -90,7 +91,7 @@ def _prompt_rows(cfg: DictConfig) -> list[dict[str, Any]]:
 
 
 def _write_paper_files(run: Run, paper_id: str, paper: GeneratedPaper) -> None:
-    safe = paper_id.replace("/", "_")
+    safe = file_stem(paper_id)
     atomic_write_text(run.path("papers", f"{safe}.tex"), to_tex(paper))
     atomic_write_text(run.path("papers", f"{safe}.md"), to_markdown(paper))
 
