@@ -114,6 +114,8 @@ def test_peft_adapters_only_train_the_adapter_and_merge_on_export(method, tiny_m
         opt.zero_grad()
         peft_model(**batch).loss.backward()
         opt.step()
+    export_hf(peft_model, tokenizer, tmp_path / "not_rank0", write=False)
+    assert not (tmp_path / "not_rank0").exists()  # only global rank 0 writes
     export_hf(peft_model, tokenizer, tmp_path / "merged")
     merged, _ = load_causal_lm(ModelConfig(name_or_path=str(tmp_path / "merged")))
     state = merged.state_dict()

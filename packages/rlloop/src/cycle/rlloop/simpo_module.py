@@ -175,8 +175,9 @@ def fit_simpo(
             fmean(h[key] for h in history) if history else float("nan")
         )
     exported = None
-    if export_dir is not None and trainer.is_global_zero:
-        exported = export_hf(module.model, tokenizer, export_dir)
+    if export_dir is not None:  # every rank: ZeRO-3 gathers the weights collectively
+        path = export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
+        exported = path if trainer.is_global_zero else None
     return SimPOResult(metrics, dropped, exported)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,33 @@ def unwrap(model: Any) -> Any:
     return model
 
 
-def export_hf(model: Any, tokenizer: Any, path: str | os.PathLike) -> Path:
-    """Write ``path`` atomically; loadable by ``load_causal_lm`` and vLLM (LoRA is merged in place)."""
-    hf_model = unwrap(model)
-    was_training = hf_model.training
-    hf_model.eval()
-    try:
-        return save_hf_folder(hf_model, tokenizer, path)
-    finally:
-        hf_model.train(was_training)
+@contextlib.contextmanager
+def gathered_parameters(model: Any) -> Iterator[None]:
+    """Whole parameters inside the block when DeepSpeed ZeRO-3 has partitioned them across ranks
+    (``ds_id`` marks a partitioned parameter); a no-op otherwise. Collective: every rank enters."""
+    partitioned = [p for p in model.parameters() if hasattr(p, "ds_id")]
+    if not partitioned:
+        yield
+        return
+    import deepspeed
+
+    with deepspeed.zero.GatheredParameters(partitioned, modifier_rank=None):
+        yield
+
+
+def export_hf(model: Any, tokenizer: Any, path: str | os.PathLike, write: bool = True) -> Path:
+    """Write ``path`` atomically; loadable by ``load_causal_lm`` and vLLM (LoRA is merged in place).
+
+    Under ZeRO-3 every rank must call this (the weights are gathered collectively); only the
+    rank with ``write`` (global rank 0) saves.
+    """
+    with gathered_parameters(model):
+        hf_model = unwrap(model)
+        if not write:
+            return Path(path)
+        was_training = hf_model.training
+        hf_model.eval()
+        try:
+            return save_hf_folder(hf_model, tokenizer, path)
+        finally:
+            hf_model.train(was_training)

@@ -145,7 +145,7 @@ def fit_sft(
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
     if export_dir is not None:
-        export_hf(module.model, tokenizer, export_dir)
+        export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
         run.add_artifact("model", export_dir)
     run.log_metrics(metrics)
     return metrics
