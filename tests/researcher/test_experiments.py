@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from cycle.core.generation.base import Completion
 from cycle.core.schemas import SamplingConfig
 from cycle.data.records import Reference
@@ -130,6 +132,26 @@ def test_simulated_researcher_writes_results_and_second_turn(tiny_lm) -> None:
     conversation = gen.calls[2][0][0]
     assert [m["role"] for m in conversation] == ["system", "user", "assistant", "user"]
     assert conversation[3]["content"].startswith(RESULTS_PREFILL)
+
+
+def test_first_turns_that_do_not_parse_are_sampled_again_with_the_next_seed(tiny_lm) -> None:
+    _, tokenizer = tiny_lm
+    good = FIRST.replace(
+        "\\section{Introduction}\nx\n", "\\section{Introduction}\nx\n\\section{Method}\ny\n"
+    )
+    broken = "## Motivation\n\nm, and then nothing"
+    gen = ScriptedGenerator(tokenizer, [broken, good, broken, good])
+    papers = Researcher(gen, SamplingConfig(seed=7), outline_attempts=3).write(REFS, n=2)
+    assert [p.outline_attempts for p in papers] == [3, 1]
+    assert all(p.complete for p in papers)
+    first_turn_calls = gen.calls[:3]  # the n=2 samples, then one retry per attempt
+    assert [(len(c[0]), c[1].seed, c[2]) for c in first_turn_calls] == [
+        (1, 7, 2),
+        (1, 8, 1),
+        (1, 9, 1),
+    ]
+    with pytest.raises(ValueError, match="outline_attempts"):
+        Researcher(gen, SamplingConfig(), outline_attempts=0)
 
 
 def test_user_turn_prefix_follows_the_template(tiny_lm) -> None:

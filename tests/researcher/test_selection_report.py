@@ -139,3 +139,19 @@ def test_report_logs_tables_and_figure_to_wandb(tmp_path) -> None:
     assert isinstance(payload["paper_report/quality"], wandb.Table)
     assert isinstance(payload["paper_report/best_of_n"], wandb.Image)
     assert payload["paper_report/best_of_n/2"] == 2.0
+
+
+def test_report_gives_the_first_sample_parse_rate_when_first_turns_were_resampled(tmp_path):
+    outline = "```latex\n\\title{T}\n\\begin{abstract}\nA.\n\\end{abstract}\n\\section{I}\nx\n\\section{M}\ny\n```"
+    first_try = GeneratedPaper(title="T", abstract="A.", sections=[("I", "x"), ("M", "y")])
+    first_try.outline_text = outline
+    resampled = GeneratedPaper(
+        title="T", abstract="A.", sections=[("I", "x"), ("M", "y")], outline_attempts=3
+    )
+    resampled.outline_text = outline
+    out = write_report(tmp_path, [first_try, resampled, GeneratedPaper(outline_attempts=4)])
+    assert out["complete_rate"] == pytest.approx(2 / 3)
+    assert out["first_attempt_complete_rate"] == pytest.approx(1 / 3)
+    assert out["outline_resampled"] == 2
+    text = (tmp_path / "report.md").read_text()
+    assert "2 papers took more than one sample (at most 4); 1 parsed at the first sample" in text

@@ -62,6 +62,7 @@ class GeneratedPaper:
     simulated: bool = True  # results written by the model, not by running experiments
     experiment_error: str | None = None  # why the experiment runner gave no results
     problems: list[str] = field(default_factory=list)
+    outline_attempts: int = 1  # first turns sampled (Researcher outline_attempts)
     # The raw turns, kept so a paper can be re-parsed or turned into a preference pair.
     outline_text: str = ""
     results_text: str = ""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cycle.core.io import atomic_write_text, save_figure
-from cycle.researcher.protocol import GeneratedPaper
+from cycle.researcher.protocol import GeneratedPaper, parse_outline_turn
 from cycle.researcher.selection import best_of_n_curve
 
 TABLE_COLUMNS = (
@@ -147,9 +147,14 @@ def write_report(
     out_dir = Path(out_dir)
     cited = [references_cited(p) for p in papers]
     complete = [p.complete for p in papers]
+    first_try = [
+        p.outline_attempts == 1 and parse_outline_turn(p.outline_text).complete for p in papers
+    ]
     metrics: dict[str, Any] = {
         "papers": len(papers),
         "complete_rate": _mean(float(c) for c in complete),
+        "first_attempt_complete_rate": _mean(float(c) for c in first_try),
+        "outline_resampled": sum(p.outline_attempts > 1 for p in papers),
         "mean_references_cited": _mean(cited),
         "mean_references_given": _mean(len(p.references) for p in papers),
     }
@@ -158,6 +163,16 @@ def write_report(
         "",
         f"{len(papers)} papers; {sum(complete)} parse to a title, an abstract and at least two sections "
         f"({_fmt('accept_rate', metrics['complete_rate'])}).",
+    ]
+    if metrics["outline_resampled"]:
+        parts += [
+            "",
+            f"First turns that did not parse were sampled again: {metrics['outline_resampled']} "
+            f"papers took more than one sample (at most {max(p.outline_attempts for p in papers)}); "
+            f"{sum(first_try)} parsed at the first sample "
+            f"({_fmt('accept_rate', metrics['first_attempt_complete_rate'])}).",
+        ]
+    parts += [
         "",
         "## References cited (Table 7)",
         "",

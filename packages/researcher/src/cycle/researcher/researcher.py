@@ -5,6 +5,8 @@ turn, then every paper's experiments, then every second turn), so a vLLM backend
 With the ``simulated`` runner the policy continues the conversation into the results turn (as
 the official sampler does by generating past its end-of-turn); the continuation is prefilled
 with the results heading and the opening of its JSON block, and stops at the closing fence.
+A first turn that does not parse to a title, an abstract and two sections can be sampled again
+(``outline_attempts``); each paper records how many samples its first turn took.
 """
 
 from __future__ import annotations
@@ -57,11 +59,15 @@ class Researcher:
         sampling: SamplingConfig,
         runner: ExperimentRunner | None = None,
         max_references: int | None = None,
+        outline_attempts: int = 1,
     ) -> None:
+        if outline_attempts < 1:
+            raise ValueError(f"outline_attempts must be at least 1, got {outline_attempts}")
         self.generator = generator
         self.sampling = sampling
         self.runner = runner or SimulatedRunner()
         self.max_references = max_references
+        self.outline_attempts = outline_attempts
 
     def write(
         self, references: Sequence[Reference], n: int = 1, topic: str | None = None
@@ -74,9 +80,8 @@ class Researcher:
     ) -> list[list[GeneratedPaper]]:
         """``n`` papers for each (references, topic) prompt, in prompt order."""
         chats = [build_prompt(refs, topic, self.max_references) for refs, topic in prompts]
-        first = self.generator.generate(chats, self.sampling, n)
-        jobs = [(i, c.text) for i, group in enumerate(first) for c in group]
-        results, errors = self._experiments([chats[i] for i, _ in jobs], [t for _, t in jobs])
+        jobs = self._first_turns(chats, n)
+        results, errors = self._experiments([chats[i] for i, *_ in jobs], [t for _, t, _ in jobs])
         todo = [j for j, r in enumerate(results) if r is not None]
         conversations = [
             [
@@ -93,16 +98,38 @@ class Researcher:
             ):
                 second[j] = group[0].text
         papers: list[list[GeneratedPaper]] = [[] for _ in prompts]
-        for j, (i, outline_text) in enumerate(jobs):
+        for j, (i, outline_text, attempts) in enumerate(jobs):
             refs = list(prompts[i][0])
             paper = parse_paper(
                 outline_text, results[j] or "", second[j], refs, simulated=self.runner.simulated
             )
+            paper.outline_attempts = attempts
             if errors[j]:
                 paper.experiment_error = errors[j]
                 paper.problems.insert(0, errors[j])
             papers[i].append(paper)
         return papers
+
+    def _first_turns(self, chats: list[list[Message]], n: int) -> list[tuple[int, str, int]]:
+        """Every paper's first turn as (prompt index, text, attempts), in prompt order.
+
+        A first turn without a title, an abstract and two sections is sampled again, with the
+        next seed, up to ``outline_attempts`` samples in all (the last one is kept either way).
+        """
+        first = self.generator.generate(chats, self.sampling, n)
+        jobs = [(i, c.text, 1) for i, group in enumerate(first) for c in group]
+        for attempt in range(2, self.outline_attempts + 1):
+            retry = [
+                j for j, (_, text, _) in enumerate(jobs) if not parse_outline_turn(text).complete
+            ]
+            if not retry:
+                break
+            seed = None if self.sampling.seed is None else self.sampling.seed + attempt - 1
+            sampling = dataclasses.replace(self.sampling, seed=seed)
+            outs = self.generator.generate([chats[jobs[j][0]] for j in retry], sampling, 1)
+            for j, group in zip(retry, outs, strict=True):
+                jobs[j] = (jobs[j][0], group[0].text, attempt)
+        return jobs
 
     def _experiments(
         self, chats: list[list[Message]], outlines: list[str]

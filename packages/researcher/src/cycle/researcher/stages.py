@@ -127,7 +127,9 @@ def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
         generator = build_generator(
             to_dataclass(cfg.backend, BackendConfig), _policy_model(cfg), progress=False
         )
-        researcher = Researcher(generator, sampling, runner, cfg.max_references)
+        researcher = Researcher(
+            generator, sampling, runner, cfg.max_references, int(cfg.outline_attempts)
+        )
         batch = int(cfg.prompt_batch_size)
         for start in tqdm(range(0, len(todo), batch), desc="generate papers", unit="batch"):
             chunk = todo[start : start + batch]
