@@ -118,10 +118,9 @@ class Researcher:
         """
         first = self.generator.generate(chats, self.sampling, n)
         jobs = [(i, c.text, 1) for i, group in enumerate(first) for c in group]
+        retry = range(len(jobs)) if self.outline_attempts > 1 else []
         for attempt in range(2, self.outline_attempts + 1):
-            retry = [
-                j for j, (_, text, _) in enumerate(jobs) if not parse_outline_turn(text).complete
-            ]
+            retry = [j for j in retry if not parse_outline_turn(jobs[j][1]).complete]
             if not retry:
                 break
             seed = None if self.sampling.seed is None else self.sampling.seed + attempt - 1

@@ -176,8 +176,7 @@ def fit_simpo(
         )
     exported = None
     if export_dir is not None:  # every rank: ZeRO-3 gathers the weights collectively
-        path = export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
-        exported = path if trainer.is_global_zero else None
+        exported = export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
     return SimPOResult(metrics, dropped, exported)
 
 

@@ -33,16 +33,18 @@ def gathered_parameters(model: Any) -> Iterator[None]:
         yield
 
 
-def export_hf(model: Any, tokenizer: Any, path: str | os.PathLike, write: bool = True) -> Path:
+def export_hf(
+    model: Any, tokenizer: Any, path: str | os.PathLike, write: bool = True
+) -> Path | None:
     """Write ``path`` atomically; loadable by ``load_causal_lm`` and vLLM (LoRA is merged in place).
 
     Under ZeRO-3 every rank must call this (the weights are gathered collectively); only the
-    rank with ``write`` (global rank 0) saves.
+    rank with ``write`` (global rank 0) saves, and the others get None.
     """
     with gathered_parameters(model):
         hf_model = unwrap(model)
         if not write:
-            return Path(path)
+            return None
         was_training = hf_model.training
         hf_model.eval()
         try:
