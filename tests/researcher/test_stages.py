@@ -86,7 +86,7 @@ def test_generate_with_base_model_then_train_then_generate_with_policy(
     out = run_stage("generate", gen, run_dir=tmp_path / "base")
     assert "no trained policy" in caplog.text
     rows = read_jsonl(tmp_path / "base" / "papers.jsonl")
-    assert [r["id"] for r in rows] == ["p3#0", "p3#1"] and out["generated_now"] == 1
+    assert [r["id"] for r in rows] == ["p3#0", "p3#1"] and out["prompts_generated_now"] == 1
     paper = GeneratedPaper.from_row(rows[0])
     assert paper.problems and paper.simulated  # a random model writes no paper: reported, not fatal
     tex = (tmp_path / "base" / "papers" / "p3#0.tex").read_text()
@@ -98,9 +98,9 @@ def test_generate_with_base_model_then_train_then_generate_with_policy(
     papers_file = tmp_path / "base" / "papers.jsonl"
     papers_file.write_text(papers_file.read_text().splitlines(keepends=True)[0])
     again = run_stage("generate", [*gen, "resume=false"], run_dir=tmp_path / "base")
-    assert again["generated_now"] == 1 and again["papers"] == 2
+    assert again["prompts_generated_now"] == 1 and again["papers"] == 2
     again = run_stage("generate", [*gen, "resume=false"], run_dir=tmp_path / "base")
-    assert again["generated_now"] == 0 and again["papers"] == 2
+    assert again["prompts_generated_now"] == 0 and again["papers"] == 2
 
     train = [
         *_overrides(root),

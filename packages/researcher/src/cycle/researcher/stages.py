@@ -194,7 +194,7 @@ def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
     metrics = {
         **{k: v for k, v in report.items() if isinstance(v, (int, float))},
         "prompts": len(prompts),
-        "generated_now": len(todo),
+        "prompts_generated_now": len(todo),
         "complete_papers": complete,
         "experiment_errors": sum(1 for p in papers if p.experiment_error),
     }
