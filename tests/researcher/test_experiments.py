@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from cycle.core.generation.base import Completion
+from cycle.core.generation.vllm_backend import sampling_params_kwargs
 from cycle.core.schemas import SamplingConfig
 from cycle.data.records import Reference
 from cycle.researcher.experiments import CommandRunner, build_runner
@@ -134,7 +135,7 @@ def test_simulated_researcher_writes_results_and_second_turn(tiny_lm) -> None:
     assert conversation[3]["content"].startswith(RESULTS_PREFILL)
 
 
-def test_first_turns_that_do_not_parse_are_sampled_again_with_the_next_seed(tiny_lm) -> None:
+def test_first_turns_that_do_not_parse_are_sampled_again_with_unused_seeds(tiny_lm) -> None:
     _, tokenizer = tiny_lm
     good = FIRST.replace(
         "\\section{Introduction}\nx\n", "\\section{Introduction}\nx\n\\section{Method}\ny\n"
@@ -145,11 +146,20 @@ def test_first_turns_that_do_not_parse_are_sampled_again_with_the_next_seed(tiny
     assert [p.outline_attempts for p in papers] == [3, 1]
     assert all(p.complete for p in papers)
     first_turn_calls = gen.calls[:3]  # the n=2 samples, then one retry per attempt
+    # vLLM seeds the two first samples 7 and 8: a retry seeded 8 would repeat sample 1's text.
     assert [(len(c[0]), c[1].seed, c[2]) for c in first_turn_calls] == [
         (1, 7, 2),
-        (1, 8, 1),
         (1, 9, 1),
+        (1, 11, 1),
     ]
+    # The per-request seeds vLLM would get: no two requests share one.
+    vllm_seeds = [
+        sampling_params_kwargs(sampling, n, prompt_index=p)["seed"] + k
+        for prompts, sampling, n in first_turn_calls
+        for p in range(len(prompts))
+        for k in range(n)
+    ]
+    assert sorted(vllm_seeds) == [7, 8, 9, 11]
     with pytest.raises(ValueError, match="outline_attempts"):
         Researcher(gen, SamplingConfig(), outline_attempts=0)
 

@@ -113,8 +113,11 @@ class Researcher:
     def _first_turns(self, chats: list[list[Message]], n: int) -> list[tuple[int, str, int]]:
         """Every paper's first turn as (prompt index, text, attempts), in prompt order.
 
-        A first turn without a title, an abstract and two sections is sampled again, with the
-        next seed, up to ``outline_attempts`` samples in all (the last one is kept either way).
+        A first turn without a title, an abstract and two sections is sampled again, up to
+        ``outline_attempts`` samples in all (the last one is kept either way). Attempt ``a``
+        starts at ``seed + (a - 1) * len(jobs)``: backends that seed a call's k-th sample with
+        ``seed + k`` (vLLM) would otherwise give a retry the seed, and so the text, of a sibling
+        sample of the same prompt.
         """
         first = self.generator.generate(chats, self.sampling, n)
         jobs = [(i, c.text, 1) for i, group in enumerate(first) for c in group]
@@ -123,7 +126,11 @@ class Researcher:
             retry = [j for j in retry if not parse_outline_turn(jobs[j][1]).complete]
             if not retry:
                 break
-            seed = None if self.sampling.seed is None else self.sampling.seed + attempt - 1
+            seed = (
+                None
+                if self.sampling.seed is None
+                else self.sampling.seed + (attempt - 1) * len(jobs)
+            )
             sampling = dataclasses.replace(self.sampling, seed=seed)
             outs = self.generator.generate([chats[jobs[j][0]] for j in retry], sampling, 1)
             for j, group in zip(retry, outs, strict=True):
