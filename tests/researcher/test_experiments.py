@@ -12,6 +12,7 @@ from cycle.core.schemas import SamplingConfig
 from cycle.data.records import Reference
 from cycle.researcher.experiments import CommandRunner, build_runner
 from cycle.researcher.protocol import results_message
+from cycle.researcher.report import references_cited
 from cycle.researcher.researcher import RESULTS_PREFILL, Researcher, user_turn_prefix
 
 SETUP = [{"name": "Main", "description": "Compare with \\textsc{Base}"}]
@@ -162,6 +163,16 @@ def test_first_turns_that_do_not_parse_are_sampled_again_with_unused_seeds(tiny_
     assert sorted(vllm_seeds) == [7, 8, 9, 11]
     with pytest.raises(ValueError, match="outline_attempts"):
         Researcher(gen, SamplingConfig(), outline_attempts=0)
+
+
+def test_papers_cite_against_the_references_their_prompt_showed(tiny_lm) -> None:
+    _, tokenizer = tiny_lm
+    refs = [*REFS, Reference(key="b", title="B", abstract="y", bibtex="@misc{b}")]
+    gen = ScriptedGenerator(tokenizer, [FIRST.replace("x\n", "x \\cite{a,b}\n")])
+    (paper,) = Researcher(gen, SamplingConfig(), max_references=1).write(refs)
+    prompt = gen.calls[0][0][0][1]["content"]
+    assert "@misc{a}" in prompt and "@misc{b}" not in prompt
+    assert [r.key for r in paper.references] == ["a"] and references_cited(paper) == 1
 
 
 def test_user_turn_prefix_follows_the_template(tiny_lm) -> None:

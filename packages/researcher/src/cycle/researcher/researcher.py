@@ -78,8 +78,13 @@ class Researcher:
     def write_many(
         self, prompts: Sequence[tuple[Sequence[Reference], str | None]], n: int = 1
     ) -> list[list[GeneratedPaper]]:
-        """``n`` papers for each (references, topic) prompt, in prompt order."""
-        chats = [build_prompt(refs, topic, self.max_references) for refs, topic in prompts]
+        """``n`` papers for each (references, topic) prompt, in prompt order.
+
+        A paper's bibliography is the references its prompt showed (the first
+        ``max_references``), so the Table 7 count credits no key the policy was not given.
+        """
+        shown = [list(refs)[: self.max_references] for refs, _ in prompts]
+        chats = [build_prompt(refs, topic) for refs, (_, topic) in zip(shown, prompts, strict=True)]
         jobs = self._first_turns(chats, n)
         results, errors = self._experiments([chats[i] for i, *_ in jobs], [t for _, t, _ in jobs])
         todo = [j for j, r in enumerate(results) if r is not None]
@@ -99,9 +104,8 @@ class Researcher:
                 second[j] = group[0].text
         papers: list[list[GeneratedPaper]] = [[] for _ in prompts]
         for j, (i, outline_text, attempts) in enumerate(jobs):
-            refs = list(prompts[i][0])
             paper = parse_paper(
-                outline_text, results[j] or "", second[j], refs, simulated=self.runner.simulated
+                outline_text, results[j] or "", second[j], shown[i], simulated=self.runner.simulated
             )
             paper.outline_attempts = attempts
             if errors[j]:
