@@ -125,7 +125,7 @@ class Researcher:
         """
         first = self.generator.generate(chats, self.sampling, n)
         jobs = [(i, c.text, 1) for i, group in enumerate(first) for c in group]
-        retry = range(len(jobs)) if self.outline_attempts > 1 else []
+        retry = list(range(len(jobs)))
         for attempt in range(2, self.outline_attempts + 1):
             retry = [j for j in retry if not parse_outline_turn(jobs[j][1]).complete]
             if not retry:
