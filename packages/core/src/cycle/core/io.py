@@ -1,7 +1,10 @@
 """Atomic artifact writes and content hashes.
 
 Every artifact is written to a temporary sibling and renamed into place, so a killed process
-leaves either the old artifact or the new one, never half of one.
+leaves either the old artifact or the new one, never half of one. The temporaries are hidden
+names ending in ``.tmp`` (``.old`` for a directory being replaced); ``remove_temp_leftovers``
+deletes what a kill left behind. Artifacts get the process umask's permissions (``mkstemp``
+alone would make them 0600).
 """
 
 from __future__ import annotations
@@ -9,12 +12,27 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+TEMP_SUFFIXES = (".tmp", ".old")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _umask_mode(path: Path, directory: bool = False) -> None:
+    """Give a ``mkstemp``/``mkdtemp`` path the mode a plain ``open``/``mkdir`` would have."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
@@ -37,6 +55,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        _umask_mode(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -72,24 +91,51 @@ def atomic_write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> Path:
 
 
 def read_jsonl(path: str | os.PathLike) -> list[Any]:
-    """Read a JSONL file; a truncated last line (from a killed append) is ignored."""
+    """Read a JSONL file. A torn last line (a kill mid-append) is skipped with a warning; an
+    unreadable line before the last one is corruption and raises, naming the line."""
     rows = []
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                if line.endswith("\n"):
-                    raise
+        lines = f.readlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            if number < len(lines):
+                raise ValueError(f"{path}:{number}: not a JSON line ({err.msg})") from err
+            log.warning("%s: skipped a torn last line (%d chars)", path, len(line))
     return rows
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line without its newline (a killed append), so the next row starts a line."""
+    with open(path, "rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return
+        keep, pos = 0, size
+        while pos > 0 and not keep:
+            step = min(1 << 16, pos)
+            pos -= step
+            f.seek(pos)
+            block = f.read(step)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                keep = pos + cut + 1
+        log.warning("%s: dropped a torn last line (%d bytes)", path, size - keep)
+        f.truncate(keep)
 
 
 def append_jsonl(path: str | os.PathLike, row: Any) -> None:
     """Append one row and fsync: used for incremental outputs that a rerun resumes from."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _drop_torn_tail(path)
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
         f.flush()
@@ -102,6 +148,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    _umask_mode(tmp, directory=True)
     try:
         yield tmp
         if path.exists():
@@ -134,3 +181,25 @@ def sha256_path(path: str | os.PathLike) -> str:
         h.update(str(p.relative_to(path)).encode())
         h.update(sha256_file(p).encode())
     return h.hexdigest()
+
+
+def remove_temp_leftovers(root: str | os.PathLike) -> list[Path]:
+    """Delete the hidden temporaries (``.*.tmp``, ``.*.old``) a killed process left under
+    ``root``; returns what was removed. Symlinks are removed, never followed. Only call this
+    while no other process writes under ``root`` (the run lock guarantees it)."""
+    removed = []
+    for parent, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            if name.startswith(".") and name.endswith(TEMP_SUFFIXES):
+                path = Path(parent, name)
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+        dirs[:] = [d for d in dirs if not (d.startswith(".") and d.endswith(TEMP_SUFFIXES))]
+    if removed:
+        log.warning(
+            "removed %d temporary leftover(s) of an interrupted run under %s", len(removed), root
+        )
+    return removed

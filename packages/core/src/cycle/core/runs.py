@@ -1,8 +1,13 @@
-"""Run directories: the resolved config, logs, and a ``manifest.json`` of artifacts."""
+"""Run directories: the resolved config, logs, and a ``manifest.json`` of artifacts.
+
+One process at a time owns a run directory (``lock_run_dir``); opening it removes the temporaries
+an interrupted run left, and a registered artifact counts only while its hash still matches.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -17,7 +22,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from cycle.core.io import atomic_write_json, atomic_write_text, sha256_path
+from cycle.core.io import (
+    atomic_write_json,
+    atomic_write_text,
+    remove_temp_leftovers,
+    sha256_path,
+)
 
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
@@ -50,6 +60,73 @@ def _move_aside(run_dir: Path, config_sha256: str) -> Path:
     return target
 
 
+class RunLocked(RuntimeError):
+    """Another live process owns the run directory."""
+
+
+_HELD_LOCKS: dict[Path, int] = {}  # run directory -> the open lock file this process holds
+
+
+def _lock_file(run_dir: Path) -> Path:
+    """A sibling, not a file inside: moving a run aside (``_move_aside``) keeps the lock."""
+    return run_dir.with_name(f".{run_dir.name}.lock")
+
+
+def _read_pid(fd: int) -> int | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 64).decode(errors="replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+def _is_ancestor(pid: int | None) -> bool:
+    """True when ``pid`` started this process (a DDP rank re-launched by the rank-0 stage)."""
+    import psutil
+
+    return pid is not None and pid in {p.pid for p in psutil.Process().parents()}
+
+
+def lock_run_dir(run_dir: str | os.PathLike) -> None:
+    """Own ``run_dir`` until ``unlock_run_dir`` or exit (``flock``: the kernel drops it when the
+    holder dies, so a lock left by a killed run is taken over). Another live holder makes this
+    raise ``RunLocked`` at once, naming its pid; a process the holder started shares its lock."""
+    run_dir = Path(run_dir).absolute()
+    if run_dir in _HELD_LOCKS:
+        return
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(_lock_file(run_dir), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_pid(fd)
+        os.close(fd)
+        if _is_ancestor(holder):
+            return
+        raise RunLocked(
+            f"{run_dir} is in use by another run (pid {holder}): wait for it to finish, or give "
+            "this one another directory (experiment=... or hydra.run.dir=...)"
+        ) from None
+    previous = _read_pid(fd)
+    if previous not in (None, os.getpid()):
+        log.warning("%s: took over the lock left by pid %s (no longer running)", run_dir, previous)
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD_LOCKS[run_dir] = fd
+
+
+def unlock_run_dir(run_dir: str | os.PathLike) -> None:
+    fd = _HELD_LOCKS.pop(Path(run_dir).absolute(), None)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def artifact_intact(run_dir: Path, entry: dict[str, Any]) -> bool:
+    """The registered file or folder exists and still has the hash the manifest recorded."""
+    path = run_dir / entry["path"]
+    return path.exists() and ("sha256" not in entry or sha256_path(path) == entry["sha256"])
+
+
 @dataclass
 class Run:
     """A stage's run directory. Artifacts are registered in the manifest with their hash."""
@@ -61,6 +138,7 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     status: str = "running"  # running | complete (set by the stage runner when the stage returns)
+    _verified: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
     def open(
@@ -68,8 +146,12 @@ class Run:
     ) -> Run:
         """Open (or create) a run directory. A rerun with the same config resumes from what the
         manifest lists; a run made with another config is moved aside to
-        ``<dir>.previous-<its config hash>`` (kept, never resumed from) and the run starts afresh."""
+        ``<dir>.previous-<its config hash>`` (kept, never resumed from) and the run starts afresh.
+        The directory is locked to this process (``RunLocked`` if another run owns it)."""
         run_dir = Path(run_dir)
+        lock_run_dir(run_dir)
+        if run_dir.is_dir():
+            remove_temp_leftovers(run_dir)
         if isinstance(
             cfg, DictConfig
         ):  # the job config; Hydra's own node holds volatile runtime values
@@ -108,6 +190,14 @@ class Run:
         """True when the stage finished with this exact config (a rerun may skip it)."""
         return self.status == "complete"
 
+    def close(self) -> None:
+        """Release the run directory's lock."""
+        unlock_run_dir(self.dir)
+
+    def broken_artifacts(self) -> list[str]:
+        """Registered artifacts that are gone or no longer match their recorded hash."""
+        return [name for name in self.artifacts if not self.has(name)]
+
     def mark(self, status: str) -> None:
         self.status = status
         self.write_manifest()
@@ -118,14 +208,25 @@ class Run:
         return p
 
     def has(self, name: str) -> bool:
-        """True if artifact ``name`` was registered and its file or folder still exists."""
+        """True if artifact ``name`` was registered and its file or folder still exists with the
+        recorded hash (checked once per process: a truncated file is redone, not trusted)."""
         entry = self.artifacts.get(name)
-        return bool(entry) and (self.dir / entry["path"]).exists()
+        if not entry:
+            return False
+        if name not in self._verified:
+            if not artifact_intact(self.dir, entry):
+                log.warning(
+                    "%s: artifact %r is missing or changed since it was recorded", self.dir, name
+                )
+                return False
+            self._verified.add(name)
+        return (self.dir / entry["path"]).exists()
 
     def add_artifact(self, name: str, path: str | os.PathLike, **meta: Any) -> None:
         path = Path(path)
         rel = os.path.relpath(path, self.dir)
         self.artifacts[name] = {"path": rel, "sha256": sha256_path(path), **meta}
+        self._verified.add(name)
         self.write_manifest()
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:

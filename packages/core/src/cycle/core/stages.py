@@ -36,20 +36,29 @@ def load_stage(name: str) -> StageFn:
 def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Open the run directory, seed, run the stage, record its metrics.
 
-    With ``resume`` set, a run directory that already completed this exact config is not run
-    again: its recorded metrics are returned.
+    With ``resume`` set, a run directory that already completed this exact config, and whose
+    artifacts still match their recorded hashes, is not run again: its recorded metrics are
+    returned. The run directory is locked while the stage runs.
     """
     fn = load_stage(stage)
     run = Run.open(run_dir, stage, cfg)
-    if cfg.get("resume", False) and run.complete:
-        log.info("%s: already complete in %s, skipping (resume=false reruns it)", stage, run.dir)
-        return dict(run.metrics)
-    run.mark("running")
-    seed_everything(int(cfg.get("seed", 0)))
-    result = fn(cfg, run) or {}
-    run.log_metrics({k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))})
-    run.mark("complete")
-    return result
+    try:
+        if cfg.get("resume", False) and run.complete:
+            broken = run.broken_artifacts()
+            if not broken:
+                log.info(
+                    "%s: already complete in %s, skipping (resume=false reruns it)", stage, run.dir
+                )
+                return dict(run.metrics)
+            log.warning("%s: %s changed since the run completed: running it again", stage, broken)
+        run.mark("running")
+        seed_everything(int(cfg.get("seed", 0)))
+        result = fn(cfg, run) or {}
+        run.log_metrics({k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))})
+        run.mark("complete")
+        return result
+    finally:
+        run.close()
 
 
 def run_stage(

@@ -22,6 +22,7 @@ from bibtexparser.writer import BibtexFormat
 
 from cycle.data.problems import Problem
 from cycle.data.records import Reference
+from cycle.data.source_files import SourceRoot, UnsafeFile
 
 _ARXIV_ID = re.compile(r"(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?", re.IGNORECASE)
 _ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/" + _ARXIV_ID.pattern, re.IGNORECASE)
@@ -153,17 +154,19 @@ def parse_bibtex(text: str, source: str = "") -> BibResult:
     return result
 
 
-def read_bib_files(paths: Iterable[Path]) -> BibResult:
-    """Entries of several .bib files; the first entry of a duplicated key wins, the rest are reported."""
+def read_bib_files(paths: Iterable[Path], source: SourceRoot | None = None) -> BibResult:
+    """Entries of several .bib files, read through ``source`` (default: each file's folder); the
+    first entry of a duplicated key wins, the rest are reported."""
     result, seen = BibResult(), set()
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as err:
+            data = (source or SourceRoot(path.parent)).read_bytes(path)
+        except (OSError, UnsafeFile) as err:
             result.problems.append(
                 Problem("bib_entry", str(path), path.name, f"unreadable .bib: {err}")
             )
             continue
+        text = data.decode("utf-8", errors="replace")
         part = parse_bibtex(text, source=str(path))
         result.problems += part.problems
         for ref in part.references:

@@ -35,6 +35,8 @@ from pylatexenc.latexwalker import (
 )
 from pylatexenc.macrospec import EnvironmentSpec, LatexContextDb, MacroSpec, VerbatimArgsParser
 
+from cycle.data.source_files import SourceRoot, UnsafeFile
+
 MAIN_FILE_NAMES = ("main.tex", "paper.tex", "ms.tex")
 SECTION_LEVELS = {"part": 0, "section": 1, "subsection": 2, "subsubsection": 3, "paragraph": 4}
 TITLE_MACROS = ("title", "icmltitle")
@@ -215,13 +217,10 @@ def _is_starred(node: LatexMacroNode) -> bool:
     return bool(args) and args[0] is not None and getattr(args[0], "chars", None) == "*"
 
 
-def read_tex(path: Path) -> str:
-    """Read a source file as UTF-8, falling back to Latin-1 (old arXiv sources)."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+def read_tex(path: Path, source: SourceRoot | None = None) -> str:
+    """Read a source file as UTF-8, falling back to Latin-1 (old arXiv sources), through
+    ``source`` (by default the file's own folder): ``UnsafeFile`` if it may not be read."""
+    return (source or SourceRoot(path.parent)).read_text(path)
 
 
 def strip_comments(text: str) -> str:
@@ -269,40 +268,52 @@ def remove_skipped_blocks(text: str) -> tuple[str, list[str]]:
     return text, problems
 
 
-def find_main_file(folder: Path) -> Path:
-    """The file with ``\\documentclass`` and ``\\begin{document}`` (conventional names break ties)."""
-    candidates = []
-    for path in sorted(folder.rglob("*.tex")):
-        head = strip_comments(read_tex(path))
+def find_main_file(folder: Path, source: SourceRoot | None = None) -> Path:
+    """The file with ``\\documentclass`` and ``\\begin{document}`` (conventional names break ties).
+
+    Only files ``source`` (default: ``folder``) lets us read are candidates; the error names the
+    ones refused."""
+    source = source or SourceRoot(folder)
+    candidates, refused = [], []
+    for path in source.files("*.tex"):
+        try:
+            head = strip_comments(read_tex(path, source))
+        except UnsafeFile as err:
+            refused.append(str(err))
+            continue
         if "\\documentclass" in head:
             candidates.append(
                 (("\\begin{document}" not in head), path.name not in MAIN_FILE_NAMES, path)
             )
     if not candidates:
-        raise LatexError(f"no .tex file with \\documentclass in {folder}")
+        skipped = f" (refused: {'; '.join(refused)})" if refused else ""
+        raise LatexError(f"no .tex file with \\documentclass in {folder}{skipped}")
     return min(candidates, key=lambda c: (c[0], c[1], len(c[2].parts), str(c[2])))[2]
 
 
 def _resolve_input(name: str, base: Path, root: Path) -> Path | None:
+    """The first existing candidate (it is checked when read: a FIFO or a link out is refused)."""
     name = name.strip()
     for cand in (base / name, base / f"{name}.tex", root / name, root / f"{name}.tex"):
-        if cand.is_file():
+        if (cand.exists() or cand.is_symlink()) and not cand.is_dir():
             return cand
     return None
 
 
 def expand_file(
-    path: Path, root: Path | None = None, _stack: tuple[Path, ...] = ()
+    path: Path, root: Path | SourceRoot | None = None, _stack: tuple[Path, ...] = ()
 ) -> tuple[str, list[str]]:
     """A source file cleaned and with every ``\\input``/``\\include`` inlined, plus problems.
 
     Inputs resolve relative to the main file's folder (as ``pdflatex`` run there would), with or
     without ``.tex``; a file may not include itself (directly or through others) and may not reach
-    outside ``root``.
+    outside ``root``. Every file is read through ``SourceRoot`` (inside the root, a regular file,
+    within the size limits): ``UnsafeFile`` for the file itself, a problem for an input.
     """
-    root = (root or path.parent).resolve()
-    path = path.resolve()
-    text, problems = remove_skipped_blocks(strip_comments(read_tex(path)))
+    source = root if isinstance(root, SourceRoot) else SourceRoot(root or path.parent)
+    root = source.root
+    path = source.check(path)
+    text, problems = remove_skipped_blocks(strip_comments(read_tex(path, source)))
     edits = []
     for tok in _INPUT_SCAN.finditer(text):
         if tok.lastgroup != "input":
@@ -318,17 +329,23 @@ def expand_file(
             problems.append(f"{where}: \\{macro}{{{name}}} not found")
             edits.append((start, end, ""))
             continue
-        target = target.resolve()
-        if not target.is_relative_to(root):
-            problems.append(f"{where}: \\{macro}{{{name}}} points outside the source folder")
+        try:
+            target = source.check(target)
+        except UnsafeFile as err:
+            problems.append(f"{where}: \\{macro}{{{name}}} not followed: {err}")
             edits.append((start, end, ""))
-        elif target in (*_stack, path) or len(_stack) >= MAX_INPUT_DEPTH:
+            continue
+        if target in (*_stack, path) or len(_stack) >= MAX_INPUT_DEPTH:
             problems.append(f"{where}: cyclic or too deep \\{macro}{{{name}}} not followed")
             edits.append((start, end, ""))
-        else:
-            body, sub = expand_file(target, root, (*_stack, path))
-            problems += sub
-            edits.append((start, end, body))
+            continue
+        try:
+            body, sub = expand_file(target, source, (*_stack, path))
+        except UnsafeFile as err:
+            problems.append(f"{where}: \\{macro}{{{name}}} not followed: {err}")
+            body, sub = "", []
+        problems += sub
+        edits.append((start, end, body))
     return _splice(text, edits), problems
 
 

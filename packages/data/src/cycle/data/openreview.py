@@ -22,6 +22,8 @@ from cycle.data.latex import expand_file, parse_document
 from cycle.data.problems import Problem
 from cycle.data.records import Paper, Review, ReviewedPaper
 from cycle.data.review_text import SCORE_FIELDS, SCORE_RANGES, score_from_string
+from cycle.data.schemas import DEFAULT_LIMITS, FileLimits
+from cycle.data.source_files import SourceRoot, UnsafeFile
 
 SUBMISSION, REVIEW, META_REVIEW, DECISION = (
     "/-/Submission",
@@ -133,8 +135,10 @@ def exclusion_reason(submission: dict[str, Any], notes: list[dict[str, Any]]) ->
     return None
 
 
-def _paper_from_tex(path: Path, forum: str, content: dict[str, Any]) -> tuple[Paper, list[str]]:
-    text, problems = expand_file(path, path.parent)
+def _paper_from_tex(
+    path: Path, forum: str, content: dict[str, Any], source: SourceRoot | None = None
+) -> tuple[Paper, list[str]]:
+    text, problems = expand_file(path, source or SourceRoot(path.parent))
     doc = parse_document(text)
     paper = Paper(
         paper_id=forum,
@@ -153,8 +157,10 @@ def parse_forum(
     source: str = "",
     paper_tex: Path | None = None,
     min_reviews: int = 1,
+    files: SourceRoot | None = None,
 ) -> tuple[ReviewedPaper | None, list[Problem]]:
-    """A forum's notes -> ``ReviewedPaper``; ``(None, problems)`` when the forum is excluded."""
+    """A forum's notes -> ``ReviewedPaper``; ``(None, problems)`` when the forum is excluded.
+    ``paper.tex`` is read through ``files`` (default: its own folder)."""
     submission = next((n for n in notes if _is(n, SUBMISSION)), None) or next(
         (n for n in notes if n.get("id") and n.get("id") == n.get("forum")), None
     )
@@ -188,9 +194,12 @@ def parse_forum(
             *problems,
             Problem("forum", source, forum, f"{len(reviews)} usable reviews < {min_reviews}"),
         ]
-    if paper_tex is None or not paper_tex.is_file():
+    if paper_tex is None or not (paper_tex.exists() or paper_tex.is_symlink()):
         return None, [*problems, Problem("forum", source, forum, "no paper text (paper.tex)")]
-    paper, latex_problems = _paper_from_tex(paper_tex, forum, content)
+    try:
+        paper, latex_problems = _paper_from_tex(paper_tex, forum, content, files)
+    except UnsafeFile as err:
+        return None, [*problems, Problem("forum", source, forum, f"paper.tex refused: {err}")]
     problems += [Problem("latex", str(paper_tex), forum, p, dropped=False) for p in latex_problems]
     if not paper.sections:
         return None, [*problems, Problem("forum", source, forum, "paper.tex has no sections")]
@@ -200,19 +209,40 @@ def parse_forum(
     ), problems
 
 
+def forum_folders(root: str | Path) -> list[Path]:
+    """The forum folders under ``root``, in name order."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir())
+
+
+def load_forum(
+    folder: str | Path,
+    min_reviews: int = 1,
+    limits: FileLimits = DEFAULT_LIMITS,
+    data_root: str | Path | None = None,
+) -> tuple[ReviewedPaper | None, list[Problem]]:
+    """One ``<forum>/notes.json`` (+ ``paper.tex``), files read only inside the folder (which
+    must lie inside ``data_root`` when given); nothing raises."""
+    folder = Path(folder)
+    try:
+        files = (
+            SourceRoot(folder, **limits.as_kwargs())
+            if data_root is None
+            else SourceRoot(data_root, **limits.as_kwargs()).within(folder)
+        )
+        notes = files.read_json(files.root / "notes.json")
+        if not isinstance(notes, list) or not all(isinstance(n, dict) for n in notes):
+            raise ValueError("notes.json is not a JSON list of notes")
+        return parse_forum(notes, str(folder), files.root / "paper.tex", min_reviews, files)
+    except Exception as err:  # one broken dump must not stop the build
+        return None, [Problem("forum", str(folder), folder.name, f"{type(err).__name__}: {err}")]
+
+
 def iter_forums(
-    root: str | Path, min_reviews: int = 1
+    root: str | Path, min_reviews: int = 1, limits: FileLimits = DEFAULT_LIMITS
 ) -> Iterator[tuple[ReviewedPaper | None, list[Problem]]]:
     """Parse every ``<root>/<forum>/notes.json`` in name order, one forum at a time."""
-    for folder in sorted(p for p in Path(root).iterdir() if p.is_dir()):
-        notes_path = folder / "notes.json"
-        try:
-            notes = json.loads(notes_path.read_text(encoding="utf-8"))
-            if not isinstance(notes, list):
-                raise ValueError("notes.json is not a JSON list of notes")
-            yield parse_forum(notes, str(folder), folder / "paper.tex", min_reviews)
-        except Exception as err:  # one broken dump must not stop the build
-            yield None, [Problem("forum", str(folder), folder.name, f"{type(err).__name__}: {err}")]
+    for folder in forum_folders(root):
+        yield load_forum(folder, min_reviews, limits, root)
 
 
 def openreview_client(baseurl: str = API_BASEURL) -> Any:

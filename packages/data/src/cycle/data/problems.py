@@ -10,7 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["paper", "bib_entry", "reference", "forum", "review", "field", "latex", "outline"]
+Kind = Literal[
+    "paper", "bib_entry", "reference", "forum", "review", "field", "latex", "outline", "duplicate"
+]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cycle.data.abstracts import attach_abstracts
+from cycle.data.dedupe import Deduper
 from cycle.data.features import RESEARCH14K
 from cycle.data.outline import OutlineExtractor
 from cycle.data.paper_conversation import Outline, paper_messages, split_halves
@@ -55,6 +56,39 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def _failed(paper: Paper, kind: str, err: Exception) -> Problem:
+    return Problem(kind, paper.source, paper.paper_id, f"not stored: {type(err).__name__}: {err}")
+
+
+def _admit(paper: Paper, accepted_only: bool, seen: Deduper) -> tuple[list[Problem], bool]:
+    """The problems that keep a parsed paper out of (or flag it in) the dataset, and whether it
+    goes on to the outline step."""
+    record, src = paper.paper_id, paper.source
+    if reason := seen.duplicate_of(record, paper.title):
+        return [Problem("duplicate", src, record, reason)], False
+    if accepted_only and paper.decision and not is_accept(paper.decision):
+        return [Problem("paper", src, record, f"not accepted ({paper.decision})")], False
+    if not split_halves(paper.sections)[1]:
+        return [Problem("paper", src, record, "cannot split into two halves")], False
+    if not paper.date:
+        return [Problem("paper", src, record, "no date: sorts first", dropped=False)], True
+    return [], True
+
+
+def _outlines(extractor: OutlineExtractor, papers: list[Paper]) -> list[tuple[Any, list[str]]]:
+    """The batch's outlines; if the batch fails, paper by paper, so one paper fails alone."""
+    try:
+        return list(extractor.extract(papers))
+    except Exception:
+        results = []
+        for paper in papers:
+            try:
+                results += list(extractor.extract([paper]))
+            except Exception as err:
+                results.append((None, [f"outline extraction failed: {type(err).__name__}: {err}"]))
+        return results
+
+
 def build_research14k(
     papers: Iterable[tuple[Paper | None, list[Problem]]],
     out_dir: str | Path,
@@ -76,35 +110,29 @@ def build_research14k(
     sources: Counter[str] = Counter()
     out_tokens: list[int] = []
     all_tokens: list[int] = []
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".research14k.") as work:
-        spool = RowSpool(Path(work) / "rows.jsonl")
+    with tempfile.TemporaryDirectory(
+        dir=out_dir.parent, prefix=".research14k.", suffix=".tmp"
+    ) as work:
+        spool = RowSpool(Path(work) / "rows.jsonl", RESEARCH14K)
+        seen = Deduper()
         for batch in _batches(papers, batch_size):
             ready = []
             for paper, problems in batch:
                 rejects.add("research14k", problems)
                 if paper is None:
                     continue
-                record, src = paper.paper_id, paper.source
-                if accepted_only and paper.decision and not is_accept(paper.decision):
-                    rejects.add(
-                        "research14k",
-                        [Problem("paper", src, record, f"not accepted ({paper.decision})")],
-                    )
-                    continue
-                if not split_halves(paper.sections)[1]:
-                    rejects.add(
-                        "research14k",
-                        [Problem("paper", src, record, "cannot split into two halves")],
-                    )
-                    continue
-                if not paper.date:
-                    rejects.add(
-                        "research14k",
-                        [Problem("paper", src, record, "no date: sorts first", dropped=False)],
-                    )
-                sources += attach_abstracts(paper.references, abstract_cache, semantic_scholar)
-                ready.append(paper)
-            for paper, (outline, notes) in zip(ready, extractor.extract(ready), strict=True):
+                try:
+                    found, keep = _admit(paper, accepted_only, seen)
+                    if keep:
+                        sources += attach_abstracts(
+                            paper.references, abstract_cache, semantic_scholar
+                        )
+                except Exception as err:  # one record's failure must not stop the build
+                    found, keep = [_failed(paper, "paper", err)], False
+                rejects.add("research14k", found)
+                if keep:
+                    ready.append(paper)
+            for paper, (outline, notes) in zip(ready, _outlines(extractor, ready), strict=True):
                 found = [
                     Problem("outline", paper.source, paper.paper_id, n, dropped=outline is None)
                     for n in notes
@@ -114,13 +142,17 @@ def build_research14k(
                 rejects.add("research14k", found)
                 if outline is None:
                     continue
-                row = research14k_row(paper, outline)
-                spool.add(row)
+                try:
+                    row = research14k_row(paper, outline)
+                    spool.add(row)
+                except Exception as err:
+                    rejects.add("research14k", [_failed(paper, "paper", err)])
+                    continue
                 if count_tokens is not None:
                     counts = [count_tokens(m["content"]) for m in row["messages"]]
                     all_tokens.append(sum(counts))
                     out_tokens.append(counts[2] + counts[4])
-        ds = spool.to_dataset(RESEARCH14K, Path(work) / "cache")
+        ds = spool.to_dataset(Path(work) / "cache")
         splits = chronological_split(ds, train, test)
         save_splits(splits, out_dir / "papers", export)
         summary: dict[str, Any] = {
@@ -131,7 +163,10 @@ def build_research14k(
             "train_dates": _date_range(splits["train"]),
             "test_dates": _date_range(splits["test"]),
             "reference_abstracts": dict(sources),
+            "duplicates": seen.merged,
         }
+        if semantic_scholar is not None:
+            summary["semantic_scholar"] = semantic_scholar.stats()
         if count_tokens is not None:
             summary["conversation_tokens"] = length_stats(all_tokens)
             summary["output_tokens"] = length_stats(out_tokens)

@@ -14,6 +14,7 @@ from typing import Any
 
 from datasets import Dataset
 
+from cycle.data.dedupe import Deduper
 from cycle.data.features import REVIEW5K, REVIEW5K_SFT
 from cycle.data.problems import Problem
 from cycle.data.records import ReviewedPaper
@@ -101,15 +102,27 @@ def build_review5k(
     """Stream forums into ``out_dir/{papers,sft}``; returns the summary (counts, lengths)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=".review5k.") as work:
-        spool = RowSpool(Path(work) / "rows.jsonl")
+    with tempfile.TemporaryDirectory(
+        dir=out_dir.parent, prefix=".review5k.", suffix=".tmp"
+    ) as work:
+        spool = RowSpool(Path(work) / "rows.jsonl", REVIEW5K)
+        seen = Deduper()
         n_reviews = 0
         for rp, problems in forums:
             rejects.add("review5k", problems)
-            if rp is not None:
+            if rp is None:
+                continue
+            record, src = rp.paper.paper_id, rp.paper.source
+            if reason := seen.duplicate_of(record, rp.paper.title):
+                rejects.add("review5k", [Problem("duplicate", src, record, reason)])
+                continue
+            try:
                 spool.add(review5k_row(rp))
-                n_reviews += len(rp.reviews)
-        ds = spool.to_dataset(REVIEW5K, Path(work) / "cache")
+            except Exception as err:  # one record that cannot be stored must not stop the build
+                rejects.add("review5k", [Problem("forum", src, record, f"not stored: {err}")])
+                continue
+            n_reviews += len(rp.reviews)
+        ds = spool.to_dataset(Path(work) / "cache")
         splits = random_split(ds, train, test, seed)
         save_splits(splits, out_dir / "papers", export)
         sft = {name: sft_view(split, variant) for name, split in splits.items()}
@@ -121,6 +134,7 @@ def build_review5k(
             "test": len(splits["test"]),
             "unused": len(ds) - len(splits["train"]) - len(splits["test"]),
             "accepted": sum(ds["accepted"]) if len(ds) else 0,
+            "duplicates": seen.merged,
         }
         if count_tokens is not None:
             summary["paper_tokens"] = length_stats(

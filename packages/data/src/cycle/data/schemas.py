@@ -37,6 +37,26 @@ class SemanticScholarConfig:
 
 
 @dataclass
+class FileLimits:
+    """Bounds per raw record: each file read, all of one record's files, and its parse time
+    (pylatexenc takes ~12 s per MB of LaTeX; a record over the deadline is rejected)."""
+
+    max_file_mb: float = 16.0
+    max_record_mb: float = 64.0
+    parse_timeout_s: float = 300.0  # 0: parse in the build process, without a deadline
+
+    def as_kwargs(self) -> dict[str, int]:
+        """The byte limits, as ``SourceRoot`` takes them."""
+        return {
+            "max_file_bytes": int(self.max_file_mb * (1 << 20)),
+            "max_record_bytes": int(self.max_record_mb * (1 << 20)),
+        }
+
+
+DEFAULT_LIMITS = FileLimits()
+
+
+@dataclass
 class DataConfig:
     name: str = "sample"
     # raw: build from LaTeX / OpenReview sources; released: load the released datasets.
@@ -62,6 +82,7 @@ class DataConfig:
     outline: OutlineConfig = field(default_factory=OutlineConfig)
     export: list[str] = field(default_factory=lambda: ["jsonl", "parquet"])
     max_papers: int | None = None  # cap per source, for quick runs
+    limits: FileLimits = field(default_factory=FileLimits)
 
 
 def register_configs() -> None:

@@ -2,12 +2,15 @@
 
 Off by default: a build only calls it when configured. Results (including "not found") are
 kept in a SQLite file so a rerun never asks twice and memory stays flat for large corpora.
-The HTTP call is injectable, so tests run offline with a fake.
+Without network (or past the retries) lookups degrade: the first failure is logged, later
+batches are not sent, and the unanswered ids count as ``failed_lookups`` (their abstracts stay
+missing). The HTTP call is injectable, so tests run offline with a fake.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 import urllib.error
@@ -17,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 BATCH_URL = "https://api.semanticscholar.org/graph/v1/paper/batch"
 MAX_BATCH = 500  # the API's limit per request
 
@@ -75,6 +79,8 @@ class SemanticScholar:
         self._sleep = sleep
         self._last_call = 0.0
         self.requests = 0
+        self.failed_lookups = 0
+        self.unavailable: str | None = None  # why lookups stopped, once a request failed
 
     def _cached(self, ids: Sequence[str]) -> dict[str, dict | None]:
         found: dict[str, dict | None] = {}
@@ -117,13 +123,34 @@ class SemanticScholar:
         missing = [i for i in unique if i not in result]
         for start in range(0, len(missing), self._batch_size):
             batch = missing[start : start + self._batch_size]
-            for key, paper in zip(batch, self._request(batch), strict=True):
+            if self.unavailable is None:
+                try:
+                    response = self._request(batch)
+                except (OSError, RateLimited, ValueError) as err:
+                    self.unavailable = f"{type(err).__name__}: {err}"
+                    log.warning(
+                        "Semantic Scholar unreachable (%s): reference abstracts it would give stay "
+                        "missing (offline? set data.semantic_scholar.enabled=false or use "
+                        "data.abstract_cache)",
+                        self.unavailable,
+                    )
+            if self.unavailable is not None:
+                self.failed_lookups += len(batch)
+                continue
+            for key, paper in zip(batch, response, strict=True):
                 result[key] = paper if isinstance(paper, dict) else None
                 self._db.execute(
                     "INSERT OR REPLACE INTO papers VALUES (?, ?)", (key, json.dumps(result[key]))
                 )
             self._db.commit()
         return result
+
+    def stats(self) -> dict[str, int | str]:
+        return {
+            "requests": self.requests,
+            "failed_lookups": self.failed_lookups,
+            "error": self.unavailable or "",
+        }
 
     def close(self) -> None:
         self._db.close()

@@ -21,8 +21,10 @@ from cycle.core.io import atomic_write_json
 from cycle.core.runs import Run
 from cycle.data.abstracts import load_abstract_cache
 from cycle.data.arxiv import iter_source_folders, load_arxiv_paper
-from cycle.data.openreview import iter_forums
+from cycle.data.deadline import DeadlineWorker, RecordTimeout
+from cycle.data.openreview import forum_folders, load_forum
 from cycle.data.outline import build_outline_extractor
+from cycle.data.problems import Problem
 from cycle.data.records import Paper
 from cycle.data.released import (
     RESEARCH14K_HUB,
@@ -60,19 +62,30 @@ def _released_rows(source: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield name, row
 
 
-def _research_papers(data: DataConfig) -> Iterator[tuple[Paper | None, list]]:
+def _research_papers(
+    data: DataConfig, worker: DeadlineWorker
+) -> Iterator[tuple[Paper | None, list]]:
     root = Path(data.arxiv_dir) if data.arxiv_dir else sample_dir() / "arxiv"
     for folder in islice(iter_source_folders(root), data.max_papers):
-        yield load_arxiv_paper(folder, only_cited=data.only_cited, keep_appendix=data.keep_appendix)
+        try:
+            yield worker.call(
+                load_arxiv_paper, folder, data.only_cited, data.keep_appendix, data.limits, root
+            )
+        except (RecordTimeout, RuntimeError) as err:
+            yield None, [Problem("paper", str(folder), folder.name, str(err))]
 
 
-def _reviewed_papers(data: DataConfig) -> Iterator[tuple[Any, list]]:
+def _reviewed_papers(data: DataConfig, worker: DeadlineWorker) -> Iterator[tuple[Any, list]]:
     if data.source == "released":
         for split, row in _released_rows(data.review5k_id or REVIEW5K_HUB):
             yield reviewed_paper_from_record(row, source=f"{data.review5k_id}:{split}")
         return
     root = Path(data.openreview_dir) if data.openreview_dir else sample_dir() / "openreview"
-    yield from islice(iter_forums(root, data.min_reviews), data.max_papers)
+    for folder in islice(forum_folders(root), data.max_papers):
+        try:
+            yield worker.call(load_forum, folder, data.min_reviews, data.limits, root)
+        except (RecordTimeout, RuntimeError) as err:
+            yield None, [Problem("forum", str(folder), folder.name, str(err))]
 
 
 def _import_research14k(data: DataConfig, out_dir: Path) -> dict[str, Any]:
@@ -95,6 +108,11 @@ def _outline_extractor(cfg: DictConfig, data: DataConfig) -> Any:
         OmegaConf.merge(OmegaConf.structured(SamplingConfig), cfg.sampling)
     )
     return build_outline_extractor(data.outline, build_generator(cfg.backend, cfg.model), sampling)
+
+
+def _built_summary(run: Run, name: str) -> dict[str, Any]:
+    """The summary an earlier (interrupted) run recorded with the dataset's artifact."""
+    return {k: v for k, v in run.artifacts[name].items() if k not in ("path", "sha256")}
 
 
 def _semantic_scholar(cfg: DictConfig, data: DataConfig) -> SemanticScholar | None:
@@ -136,10 +154,9 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
     unknown = set(data.build) - set(DATASETS)
     if unknown:
         raise ValueError(f"data.build: unknown datasets {sorted(unknown)} (choose from {DATASETS})")
-    rejects_path = run.path("rejected.jsonl")
-    if todo and rejects_path.exists() and not any(run.has(n) for n in DATASETS):
-        rejects_path.unlink()  # a fresh build: start the reject list anew
-    rejects = RejectLog(rejects_path)
+    rejects = RejectLog(run.path("rejected.jsonl"))
+    for name in todo:  # a rerun rebuilds these: their earlier rejects would be listed twice
+        rejects.forget(name)
     tokenizer = _stats_tokenizer(cfg.model) if cfg.get("token_stats", True) and todo else None
     count = make_token_counter(tokenizer)
 
@@ -148,52 +165,59 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
         "source": data.source,
         "token_unit": "tokens" if tokenizer else "words",
     }
-    if "review5k" in todo:
-        split = data.review5k_split
-        summary["review5k"] = build_review5k(
-            _reviewed_papers(data),
-            run.dir / "review5k",
-            rejects,
-            train=split.train,
-            test=split.test,
-            seed=int(cfg.seed),
-            variant=data.reviewer_variant,
-            export=data.export,
-            count_tokens=count,
-        )
-        run.add_artifact("review5k", run.dir / "review5k", **summary["review5k"])
-    if "research14k" in todo and data.source == "released":
-        summary["research14k"] = _import_research14k(data, run.dir / "research14k")
-        run.add_artifact("research14k", run.dir / "research14k", **summary["research14k"])
-    elif "research14k" in todo:
-        split = data.research14k_split
-        s2 = _semantic_scholar(cfg, data)
-        summary["research14k"] = build_research14k(
-            _research_papers(data),
-            run.dir / "research14k",
-            rejects,
-            _outline_extractor(cfg, data),
-            train=split.train,
-            test=split.test,
-            export=data.export,
-            count_tokens=count,
-            abstract_cache=load_abstract_cache(data.abstract_cache),
-            semantic_scholar=s2,
-            accepted_only=data.accepted_only,
-            batch_size=data.outline.batch_size,
-        )
-        if s2 is not None:
-            s2.close()
-        run.add_artifact("research14k", run.dir / "research14k", **summary["research14k"])
-    for reason, n in rejects.dropped.items():
-        run.log_rejected(reason, n)
-    summary["rejected"] = dict(rejects.dropped)
-    summary["repaired"] = dict(rejects.kept)
+    worker = DeadlineWorker(data.limits.parse_timeout_s)
+    try:
+        if "review5k" in todo:
+            split = data.review5k_split
+            summary["review5k"] = build_review5k(
+                _reviewed_papers(data, worker),
+                run.dir / "review5k",
+                rejects,
+                train=split.train,
+                test=split.test,
+                seed=int(cfg.seed),
+                variant=data.reviewer_variant,
+                export=data.export,
+                count_tokens=count,
+            )
+            run.add_artifact("review5k", run.dir / "review5k", **summary["review5k"])
+        if "research14k" in todo and data.source == "released":
+            summary["research14k"] = _import_research14k(data, run.dir / "research14k")
+            run.add_artifact("research14k", run.dir / "research14k", **summary["research14k"])
+        elif "research14k" in todo:
+            split = data.research14k_split
+            s2 = _semantic_scholar(cfg, data)
+            summary["research14k"] = build_research14k(
+                _research_papers(data, worker),
+                run.dir / "research14k",
+                rejects,
+                _outline_extractor(cfg, data),
+                train=split.train,
+                test=split.test,
+                export=data.export,
+                count_tokens=count,
+                abstract_cache=load_abstract_cache(data.abstract_cache),
+                semantic_scholar=s2,
+                accepted_only=data.accepted_only,
+                batch_size=data.outline.batch_size,
+            )
+            if s2 is not None:
+                s2.close()
+            run.add_artifact("research14k", run.dir / "research14k", **summary["research14k"])
+    finally:
+        worker.close()
+    for name in data.build:
+        if name not in summary and name in run.artifacts:
+            summary[name] = _built_summary(run, name)
+    dropped, kept = rejects.tally()
+    summary["rejected"], summary["repaired"] = dict(dropped), dict(kept)
+    run.rejected = dict(dropped)
     if todo:
         atomic_write_json(run.dir / "summary.json", summary)
-        if rejects_path.exists():
-            run.add_artifact("rejected", rejects_path)
+        if rejects.path.exists():
+            run.add_artifact("rejected", rejects.path)
         run.add_artifact("summary", run.dir / "summary.json")
+    run.write_manifest()
     log.info("build_data summary:\n%s", OmegaConf.to_yaml(OmegaConf.create(summary)))
     print(OmegaConf.to_yaml(OmegaConf.create(summary)))
     return _flatten(summary)

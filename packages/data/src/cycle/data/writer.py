@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from datasets import Dataset, DatasetDict, Features
 
-from cycle.core.io import append_jsonl, atomic_dir
+from cycle.core.io import append_jsonl, atomic_dir, atomic_write_jsonl, read_jsonl
 from cycle.data.problems import Problem
 
 EXPORTS = ("jsonl", "parquet")
@@ -37,20 +38,59 @@ class RejectLog:
             counter = self.dropped if problem.dropped else self.kept
             counter[f"{dataset}/{problem.kind}"] += 1
 
+    def forget(self, dataset: str) -> None:
+        """Drop ``dataset``'s lines (before it is rebuilt), keeping the other datasets'."""
+        if self.path.exists():
+            rows = read_jsonl(self.path)
+            atomic_write_jsonl(self.path, [r for r in rows if r.get("dataset") != dataset])
+
+    def tally(self) -> tuple[Counter[str], Counter[str]]:
+        """(dropped, repaired) counts per ``dataset/kind`` over the whole file, earlier runs'
+        datasets included."""
+        dropped: Counter[str] = Counter()
+        kept: Counter[str] = Counter()
+        for row in read_jsonl(self.path) if self.path.exists() else []:
+            (dropped if row.get("dropped", True) else kept)[f"{row['dataset']}/{row['kind']}"] += 1
+        return dropped, kept
+
+
+class InvalidRow(ValueError):
+    """A row the dataset's features cannot store; the message names the column."""
+
+
+def check_row(row: dict[str, Any], schema: pa.Schema) -> None:
+    """Cast one row to the dataset's Arrow schema now, so a bad value rejects its record instead
+    of failing the Arrow write after the whole corpus was parsed."""
+    missing = [name for name in schema.names if name not in row]
+    if missing:
+        raise InvalidRow(f"missing columns {missing}")
+    for name in schema.names:
+        try:
+            pa.array([row[name]], type=schema.field(name).type)
+        except (pa.ArrowException, OverflowError, TypeError, ValueError) as err:
+            raise InvalidRow(
+                f"column {name!r} cannot be stored: {type(err).__name__}: {err}"
+            ) from None
+
 
 class RowSpool:
     """Rows written one at a time to a JSONL file (memory stays flat), then read as a Dataset."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, features: Features) -> None:
         self.path = path
+        self.features = features
+        self._schema = features.arrow_schema
         self.count = 0
         self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed in to_dataset)
 
     def add(self, row: dict[str, Any]) -> None:
+        """Append a row; ``InvalidRow`` (nothing written) when the features cannot hold it."""
+        check_row(row, self._schema)
         self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
         self.count += 1
 
-    def to_dataset(self, features: Features, cache_dir: Path) -> Dataset:
+    def to_dataset(self, cache_dir: Path) -> Dataset:
+        features = self.features
         self._file.close()
         if self.count == 0:
             return Dataset.from_dict({k: [] for k in features}, features=features)
