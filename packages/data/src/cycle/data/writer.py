@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 from datasets import Dataset, DatasetDict, Features
 
-from cycle.core.io import append_jsonl, atomic_dir, atomic_write_jsonl, read_jsonl
+from cycle.core.io import append_jsonl, atomic_dir, atomic_write_jsonl, read_jsonl, sha256_file
 from cycle.data.problems import Problem
 
 EXPORTS = ("jsonl", "parquet")
@@ -101,6 +101,8 @@ class RowSpool:
             features=features,
             gen_kwargs={"path": str(self.path)},
             cache_dir=str(cache_dir),
+            # from the rows, not the (random) spool path: identical builds, identical files
+            fingerprint=sha256_file(self.path)[:16],
             writer_batch_size=BATCH_ROWS,
         )
 
