@@ -1,9 +1,15 @@
 import json
+import os
+import stat
+import subprocess
+import sys
+import time
 
 import pytest
 
 from cycle.core.io import append_jsonl, atomic_dir, atomic_write_json, read_jsonl, sha256_path
-from cycle.core.runs import Run
+from cycle.core.runs import Run, RunLocked
+from cycle.core.stages import run_stage
 
 
 def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
@@ -77,3 +83,97 @@ def test_save_figure_writes_the_image_and_leaves_no_temp_file(tmp_path):
     assert out.read_bytes().startswith(b"\x89PNG")
     assert [p.name for p in (tmp_path / "figs").iterdir()] == ["curve.png"]
     assert not plt.fignum_exists(fig.number)
+
+
+def test_append_after_a_torn_line_drops_it_and_read_warns(tmp_path, caplog):
+    p = tmp_path / "out.jsonl"
+    append_jsonl(p, {"i": 0})
+    with open(p, "a") as f:
+        f.write('{"i": 1, "te')  # killed mid-append
+    assert read_jsonl(p) == [{"i": 0}] and "torn last line" in caplog.text
+    append_jsonl(p, {"i": 2})  # the resumed run appends
+    assert read_jsonl(p) == [{"i": 0}, {"i": 2}]
+    p.write_text('{"i": 0}\n{"i": 1, "te\n{"i": 2}\n')
+    with pytest.raises(ValueError, match=r"out.jsonl:2: not a JSON line"):
+        read_jsonl(p)
+
+
+def test_artifacts_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "a.json", {})
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "x").write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+def test_opening_a_run_removes_what_a_kill_left(tmp_path):
+    run = Run.open(tmp_path / "run", "demo", {"a": 1})
+    leftovers = [
+        run.dir / ".review5k.abc123.tmp" / "rows.jsonl",
+        run.dir / "review5k" / ".papers.x1y2.tmp" / "hf" / "state.json",
+        run.dir / "round_1" / ".policy.q9.tmp" / "config.json",
+        run.dir / ".manifest.json.k3.tmp",
+        run.dir / "review5k" / ".sft.old" / "a",
+    ]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half")
+    (run.dir / "keep.tmp").write_text("not hidden: kept")
+    run.close()
+    Run.open(tmp_path / "run", "demo", {"a": 1})
+    assert not any(p.exists() for p in leftovers)
+    assert (run.dir / "keep.tmp").exists() and (run.dir / "review5k").is_dir()
+
+
+HOLD = """
+import sys, time
+from cycle.core.runs import Run
+Run.open(sys.argv[1], "demo", {"a": 1})
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_run_on_a_locked_directory_fails_at_once_naming_the_holder(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        start = time.monotonic()
+        with pytest.raises(RunLocked, match=rf"in use by another run \(pid {holder.pid}\)"):
+            run_stage("build_data", ["token_stats=false"], run_dir=tmp_path / "run")
+        assert time.monotonic() - start < 10
+        assert json.loads((tmp_path / "run" / "manifest.json").read_text())["stage"] == "demo"
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died: its lock is taken over
+    run = Run.open(tmp_path / "run", "demo", {"a": 1})
+    assert (tmp_path / ".run.lock").read_text().strip() == str(os.getpid())
+    run.close()
+
+
+def test_a_lock_file_left_by_a_dead_pid_is_taken_over(tmp_path, caplog):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / ".run.lock").write_text(f"{dead.pid}\n")
+    run = Run.open(tmp_path / "run", "demo", {"a": 1})
+    assert f"lock left by pid {dead.pid}" in caplog.text
+    run.close()
+
+
+def test_a_changed_artifact_is_not_trusted(tmp_path):
+    run = Run.open(tmp_path / "run", "demo", {"a": 1})
+    art = run.path("data", "x.arrow")
+    art.write_bytes(b"0123456789")
+    run.add_artifact("x", art)
+    run.mark("complete")
+    run.close()
+    art.write_bytes(b"01234")  # truncated
+    again = Run.open(tmp_path / "run", "demo", {"a": 1})
+    assert again.complete and not again.has("x") and again.broken_artifacts() == ["x"]

@@ -206,8 +206,10 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
             run.add_artifact("research14k", run.dir / "research14k", **summary["research14k"])
     finally:
         worker.close()
-    for name in data.build:
-        if name not in summary and name in run.artifacts:
+    for name in DATASETS:  # in a fixed order: a resumed build writes the same summary
+        if name in summary:
+            summary[name] = summary.pop(name)
+        elif name in data.build and name in run.artifacts:
             summary[name] = _built_summary(run, name)
     dropped, kept = rejects.tally()
     summary["rejected"], summary["repaired"] = dict(dropped), dict(kept)
