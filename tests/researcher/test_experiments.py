@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+import time
+from pathlib import Path
 
+import psutil
 import pytest
 
 from cycle.core.generation.base import Completion
 from cycle.core.generation.vllm_backend import sampling_params_kwargs
 from cycle.core.schemas import SamplingConfig
 from cycle.data.records import Reference
-from cycle.researcher.experiments import CommandRunner, build_runner
+from cycle.researcher.experiments import CommandRunner, Limits, build_runner
 from cycle.researcher.protocol import results_message
 from cycle.researcher.report import references_cited
 from cycle.researcher.researcher import RESULTS_PREFILL, Researcher, user_turn_prefix
@@ -50,6 +54,71 @@ def test_build_runner_from_config() -> None:
     assert build_runner({"name": "simulated"}).simulated
     runner = build_runner({"name": "command", "command": "python -c 'print(1)'", "timeout_s": 5})
     assert isinstance(runner, CommandRunner) and runner.argv == ["python", "-c", "print(1)"]
+
+
+SECRETS = ("WANDB_API_KEY", "HF_TOKEN", "OPENREVIEW_PASSWORD", "S2_API_KEY", "OPENAI_API_KEY")
+REPORT = (
+    "import json, os, sys; json.load(sys.stdin); open('made-here.txt', 'w').write('x');"
+    "print(json.dumps({'cwd': os.getcwd(), 'env': sorted(os.environ), 'home': os.environ['HOME']}))"
+)
+
+
+def test_command_runs_in_its_scratch_dir_without_secrets(tmp_path, monkeypatch) -> None:
+    for name in SECRETS:
+        monkeypatch.setenv(name, "secret-value")
+    monkeypatch.chdir(tmp_path)
+    scratch_root = tmp_path / "scratch"
+    runner = CommandRunner(_program(REPORT), timeout_s=30, scratch_root=str(scratch_root))
+    outcome = runner.run(SETUP)
+    assert outcome.error is None, outcome.error
+    cwd = Path(outcome.results["cwd"])
+    assert cwd.parent == scratch_root and outcome.results["home"] == str(cwd)
+    assert not set(SECRETS) & set(outcome.results["env"]) and "PATH" in outcome.results["env"]
+    assert not (tmp_path / "made-here.txt").exists() and not cwd.exists()  # scratch removed
+
+
+SPAWN = (
+    "import subprocess, sys, time; child = subprocess.Popen(['sleep', '120']);"
+    "open(sys.argv[1], 'w').write(str(child.pid)); time.sleep(120)"
+)
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    outcome = CommandRunner([*_program(SPAWN), str(pid_file)], timeout_s=2).run(SETUP)
+    assert "timed out after 2 s" in outcome.error
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(pid) and time.monotonic() < deadline:
+        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.1)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize(
+    ("code", "limits", "error"),
+    [
+        ("print('x' * (4 << 20))", Limits(output_mb=1), "File too large"),  # Python ignores SIGXFSZ
+        ("b = bytearray(1 << 30)", Limits(memory_mb=256), "MemoryError"),
+        ("while True: pass", Limits(cpu_s=1), "SIGXCPU: over the CPU-time limit"),
+    ],
+)
+def test_resource_limits_stop_the_command(code, limits, error) -> None:
+    outcome = CommandRunner(_program(code), timeout_s=60, limits=limits).run(SETUP)
+    assert outcome.results is None and error in outcome.error + outcome.stderr
+
+
+def test_documented_container_command_composes() -> None:
+    from cycle.core.config import compose_stage
+
+    header = (Path(__file__).parents[2] / "conf" / "experiment_runner" / "command.yaml").read_text()
+    docker = next(line for line in header.splitlines() if "docker run" in line)
+    overrides = shlex.split(docker.lstrip("# ").replace("$PWD", "/work"))[2:]
+    cfg = compose_stage("generate", overrides)
+    runner = build_runner(cfg.experiment_runner)
+    assert runner.argv[:3] == ["docker", "run", "--rm"] and "--network=none" in runner.argv
+    assert runner.limits.memory_mb is None
 
 
 FIRST = """## Motivation

@@ -62,8 +62,9 @@ class Limits:
 
         def apply() -> None:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if self.cpu_s is not None:  # SIGXCPU at the soft limit, SIGKILL 5 s later
+                resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_s, self.cpu_s + 5))
             for kind, value in (
-                (resource.RLIMIT_CPU, self.cpu_s),
                 (resource.RLIMIT_AS, self.memory_mb and self.memory_mb * MB),
                 (resource.RLIMIT_FSIZE, self.output_mb and self.output_mb * MB),
             ):
@@ -100,7 +101,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 _SIGNAL_REASONS = {
     signal.SIGXCPU: "over the CPU-time limit (experiment_runner.max_cpu_s)",
     signal.SIGXFSZ: "over the output limit (experiment_runner.max_output_mb)",
-    signal.SIGKILL: "killed",
+    signal.SIGKILL: "killed (past the CPU-time limit, or out of memory)",
 }
 
 
