@@ -85,13 +85,14 @@ def _is_ancestor(pid: int | None) -> bool:
     return pid is not None and pid in {p.pid for p in psutil.Process().parents()}
 
 
-def lock_run_dir(run_dir: str | os.PathLike) -> None:
+def lock_run_dir(run_dir: str | os.PathLike) -> bool:
     """Own ``run_dir`` until ``unlock_run_dir`` or exit (``flock``: the kernel drops it when the
     holder dies, so a lock left by a killed run is taken over). Another live holder makes this
-    raise ``RunLocked`` at once, naming its pid; a process the holder started shares its lock."""
+    raise ``RunLocked`` at once, naming its pid; a process the holder started shares its lock.
+    True when this call took the lock (the directory was nobody's: leftovers may be cleaned)."""
     run_dir = Path(run_dir).absolute()
     if run_dir in _HELD_LOCKS:
-        return
+        return False
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(_lock_file(run_dir), os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -100,7 +101,7 @@ def lock_run_dir(run_dir: str | os.PathLike) -> None:
         holder = _read_pid(fd)
         os.close(fd)
         if _is_ancestor(holder):
-            return
+            return False
         raise RunLocked(
             f"{run_dir} is in use by another run (pid {holder}): wait for it to finish, or give "
             "this one another directory (experiment=... or hydra.run.dir=...)"
@@ -112,6 +113,7 @@ def lock_run_dir(run_dir: str | os.PathLike) -> None:
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, f"{os.getpid()}\n".encode())
     _HELD_LOCKS[run_dir] = fd
+    return True
 
 
 def unlock_run_dir(run_dir: str | os.PathLike) -> None:
@@ -149,8 +151,7 @@ class Run:
         ``<dir>.previous-<its config hash>`` (kept, never resumed from) and the run starts afresh.
         The directory is locked to this process (``RunLocked`` if another run owns it)."""
         run_dir = Path(run_dir)
-        lock_run_dir(run_dir)
-        if run_dir.is_dir():
+        if lock_run_dir(run_dir) and run_dir.is_dir():
             remove_temp_leftovers(run_dir)
         if isinstance(
             cfg, DictConfig

@@ -153,7 +153,7 @@ def corpus_texts(root: str | None = None) -> tuple[list[Row], list[Row]]:
     arxiv = base / "arxiv"
     if arxiv.is_dir():
         for folder in iter_source_folders(arxiv):
-            paper, problems = load_arxiv_paper(folder)
+            paper, problems = load_arxiv_paper(folder, data_root=arxiv)
             if paper is None:
                 problems_to_rejects(problems, str(folder))
                 continue
