@@ -29,7 +29,7 @@ def test_pipeline_runs_steps_writes_report_and_skips_finished_steps(tmp_path):
     assert "| sample | sample | complete |" in report and "no 'prompt' field: 1" in report
 
     samples = step_dir / "samples.jsonl"
-    samples.write_text("")  # a rerun must not redo the finished step
+    stamp = samples.stat().st_mtime_ns  # a rerun must not redo the finished step
     pipe_manifest = (
         tmp_path / "pipe" / "manifest.json"
     )  # as if the pipeline had been killed after the step
@@ -38,8 +38,14 @@ def test_pipeline_runs_steps_writes_report_and_skips_finished_steps(tmp_path):
     )
     second = run_stage("pipeline", args, run_dir=tmp_path / "pipe")
     assert second["sample/sampled_now"] == 1
-    assert samples.read_text() == ""
+    assert samples.stat().st_mtime_ns == stamp
     assert "skipping" in (tmp_path / "pipe" / "logs" / "sample.log").read_text()
+    samples.write_text("")  # a changed artifact is not trusted: the step runs again
+    pipe_manifest.write_text(
+        pipe_manifest.read_text().replace('"status": "complete"', '"status": "running"')
+    )
+    run_stage("pipeline", args, run_dir=tmp_path / "pipe")
+    assert samples.read_text().startswith('{"id": "a"')
 
 
 def test_step_reports_keep_working_image_links_in_the_pipeline_report(tmp_path):

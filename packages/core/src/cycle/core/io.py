@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 TEMP_SUFFIXES = (".tmp", ".old")
 
 
+def _is_temp(rel: Path) -> bool:
+    return any(part.startswith(".") and part.endswith(TEMP_SUFFIXES) for part in rel.parts)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -172,12 +176,15 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def sha256_path(path: str | os.PathLike) -> str:
-    """Hash of a file, or of a directory's relative paths and file contents."""
+    """Hash of a file, or of a directory's relative paths and file contents (temporaries a
+    writer may have open inside it left out)."""
     path = Path(path)
     if path.is_file():
         return sha256_file(path)
     h = hashlib.sha256()
-    for p in sorted(q for q in path.rglob("*") if q.is_file()):
+    for p in sorted(
+        q for q in path.rglob("*") if q.is_file() and not _is_temp(q.relative_to(path))
+    ):
         h.update(str(p.relative_to(path)).encode())
         h.update(sha256_file(p).encode())
     return h.hexdigest()
@@ -190,14 +197,14 @@ def remove_temp_leftovers(root: str | os.PathLike) -> list[Path]:
     removed = []
     for parent, dirs, files in os.walk(root):
         for name in [*dirs, *files]:
-            if name.startswith(".") and name.endswith(TEMP_SUFFIXES):
+            if _is_temp(Path(name)):
                 path = Path(parent, name)
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
                 removed.append(path)
-        dirs[:] = [d for d in dirs if not (d.startswith(".") and d.endswith(TEMP_SUFFIXES))]
+        dirs[:] = [d for d in dirs if not _is_temp(Path(d))]
     if removed:
         log.warning(
             "removed %d temporary leftover(s) of an interrupted run under %s", len(removed), root
