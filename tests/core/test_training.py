@@ -201,11 +201,15 @@ def test_a_completed_stage_is_skipped_on_rerun_with_the_same_config(tmp_path):
     prompts = atomic_write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Title:"}])
     args = [f"prompts_file={prompts}", f"paths.root_dir={tmp_path}", "sampling.max_new_tokens=2"]
     run_stage("sample", args, run_dir=tmp_path / "run")
-    (tmp_path / "run" / "samples.jsonl").write_text("")  # would be refilled if the stage ran again
+    samples = tmp_path / "run" / "samples.jsonl"
+    stamp = samples.stat().st_mtime_ns  # would change if the stage ran again
     assert (
         run_stage("sample", args, run_dir=tmp_path / "run")["sampled_now"] == 1
     )  # recorded metrics
-    assert (tmp_path / "run" / "samples.jsonl").read_text() == ""
+    assert samples.stat().st_mtime_ns == stamp
+    samples.write_text("")  # a changed artifact is not trusted: the stage runs again
+    run_stage("sample", args, run_dir=tmp_path / "run")
+    assert samples.read_text() != ""
     run_stage(
         "sample", [*args, "sampling.max_new_tokens=3"], run_dir=tmp_path / "run"
     )  # config changed
