@@ -15,7 +15,7 @@ import pytest
 
 from cycle.core.io import read_jsonl
 from cycle.core.stages import run_stage
-from cycle.data.arxiv import load_arxiv_paper
+from cycle.data.arxiv import check_metadata, load_arxiv_paper
 from cycle.data.deadline import DeadlineWorker, RecordTimeout
 from cycle.data.openreview import load_forum
 from cycle.data.schemas import FileLimits
@@ -246,3 +246,18 @@ def test_forum_folder_linked_outside_is_refused(tmp_path):
     _, forums, _ = make_hostile_corpus(tmp_path)
     rp, problems = load_forum(forums / "o04_forum_link", 1, LIMITS, forums)
     assert rp is None and "outside the source folder" in problems[0].reason
+
+
+def test_metadata_is_checked_field_by_field():
+    assert check_metadata({"year": "2024", "authors": ["A", {"name": "B"}]})["year"] == 2024
+    for bad, field in [
+        ({"year": True}, "year"),
+        ({"year": 1066}, "year"),
+        ({"authors": "A, B"}, "authors"),
+        ({"authors": [{"id": 1}]}, "authors"),
+        ({"date": "yesterday"}, "date"),
+        ({"title": ["T"]}, "title"),
+        ([], "JSON object"),
+    ]:
+        with pytest.raises(ValueError, match=field):
+            check_metadata(bad)

@@ -55,6 +55,8 @@ def check_metadata(meta: Any) -> dict[str, Any]:
     ):
         raise ValueError('metadata.json: authors must be a list of names (or {"name": ...})')
     year = meta.get("year")
+    if isinstance(year, str) and year.strip().isdigit():
+        year = meta["year"] = int(year)
     if year is not None and (
         isinstance(year, bool) or not isinstance(year, int) or year not in YEARS
     ):
