@@ -8,6 +8,7 @@ The hub datasets are gated: accept their terms on the hub and log in first.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import Any
 from cycle.data.latex import parse_document
 from cycle.data.openreview import parse_review
 from cycle.data.problems import Problem
+from cycle.data.prompt_bibliography import merge_references, parse_bibliography_turn
 from cycle.data.records import Paper, Reference, ReviewedPaper
 
 REVIEW5K_HUB = "WestlakeNLP/Review-5K"
 RESEARCH14K_HUB = "WestlakeNLP/Research-14K"
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 _TRUE = ("1", "true", "yes", "on")
+log = logging.getLogger(__name__)
 
 
 def hub_offline() -> bool:
@@ -61,18 +64,45 @@ def load_released(source: str, split: str | None = None) -> Any:
     return datasets.load_dataset(source, split=split)
 
 
-def research14k_references(row: dict[str, Any]) -> list[Reference]:
-    """The ``references`` of a Research-14K row (released or built here) as ``Reference``s."""
-    return [
-        Reference(
-            key=str(r.get("key") or r.get("paperId") or ""),
-            title=r.get("title") or "",
-            abstract=r.get("abstract") or "",
-            bibtex=r.get("bibtex") or "",
-            paper_id=r.get("paperId") or "",
+def research14k_bibliography(row: dict[str, Any]) -> tuple[list[Reference], list[str]]:
+    """The references of a Research-14K row and what could not be read.
+
+    A row built here carries each reference's ``key`` and ``bibtex``. A released row does not:
+    its keys, titles, authors and abstracts come from the bibliography in its user turn
+    (``cycle.data.prompt_bibliography``), matched by title to its S2 ``references``; S2 records
+    nothing matched follow, keyed by ``paperId``.
+    """
+    records = [r for r in row.get("references") or [] if isinstance(r, dict)]
+    if any(r.get("key") for r in records):
+        return [
+            Reference(
+                key=str(r.get("key") or r.get("paperId") or ""),
+                title=r.get("title") or "",
+                abstract=r.get("abstract") or "",
+                bibtex=r.get("bibtex") or "",
+                paper_id=r.get("paperId") or "",
+            )
+            for r in records
+        ], []
+    messages = row.get("messages") or []
+    user = next((m.get("content") or "" for m in messages if m.get("role") == "user"), "")
+    turn = parse_bibliography_turn(user)
+    refs, matched = merge_references(turn.references, records)
+    problems = list(turn.problems)
+    if turn.references and records and matched < min(len(turn.references), len(records)):
+        problems.append(
+            f"{matched} of {len(turn.references)} bibliography entries matched a reference by "
+            f"title; {len(records) - matched} references kept without a bib key of the paper"
         )
-        for r in row.get("references") or []
-    ]
+    return refs, problems
+
+
+def research14k_references(row: dict[str, Any]) -> list[Reference]:
+    """``research14k_bibliography`` without the problems (logged at debug level)."""
+    refs, problems = research14k_bibliography(row)
+    for problem in problems:
+        log.debug("Research-14K row %s: %s", row.get("paperId"), problem)
+    return refs
 
 
 def paper_from_research14k_row(row: dict[str, Any]) -> Paper:
