@@ -154,6 +154,12 @@ def reviewed_paper_from_record(
     reviews = []
     for i, item in enumerate(row.get("review") or row.get("reviews") or []):
         content = item.get("content", item) if isinstance(item, dict) else {}
+        if (
+            isinstance(item, dict)
+            and content.get("rating") is None
+            and item.get("rating") is not None
+        ):
+            content = {**content, "rating": item["rating"]}  # the rating beside the content
         review, found = parse_review(
             {"id": item.get("id", f"{record}#{i}"), "content": content}, source
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cycle.core.io import atomic_write_text, save_figure
+from cycle.data.review_text import is_accept
 from cycle.researcher.protocol import GeneratedPaper, parse_outline_turn
 from cycle.researcher.selection import best_of_n_curve
 
@@ -72,7 +73,7 @@ def _accepted(record: Mapping[str, Any]) -> bool | None:
     decision = str(record.get("decision") or "").lower()
     if not decision:
         return None
-    return "accept" in decision
+    return is_accept(decision)
 
 
 def quality_table(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
