@@ -140,15 +140,18 @@ def _sections_from_text(text: str) -> list[tuple[str, str]]:
 
 
 def reviewed_paper_from_record(
-    row: dict[str, Any], source: str = ""
+    row: dict[str, Any], source: str = "", require_text: bool = True
 ) -> tuple[ReviewedPaper | None, list[Problem]]:
     """A review record as released (``id, title, paper_context, decision, review[{id, content}]``,
-    DeepReviewer's sample layout) or as built here (``ReviewedPaper.to_row`` columns)."""
+    DeepReviewer's sample layout) or as built here (``ReviewedPaper.to_row`` columns).
+
+    ``require_text=False`` keeps a record without paper text (scoring stored predictions needs
+    only its reviews and decision)."""
     if isinstance(row.get("paper"), dict):
         return ReviewedPaper.from_row(row), []
     record = str(row.get("id") or row.get("paper_id") or "?")
     text = row.get("paper_context") or row.get("paper_text") or row.get("text") or ""
-    if not text:
+    if not text and require_text:
         return None, [Problem("forum", source, record, "record has no paper text")]
     problems: list[Problem] = []
     reviews = []
@@ -169,8 +172,8 @@ def reviewed_paper_from_record(
     paper = Paper(
         paper_id=record,
         title=row.get("title") or "",
-        abstract=row.get("abstract") or parse_document(text).abstract,
-        sections=_sections_from_text(text),
+        abstract=row.get("abstract") or (parse_document(text).abstract if text else ""),
+        sections=_sections_from_text(text) if text else [],
         decision=row.get("decision") or "",
         source=source,
     )
