@@ -9,7 +9,7 @@ quadratically (a header line followed by a long run of spaces took 42 s at 32K c
 the parsers were made linear). A linear parser takes about the same time per MB on every shape.
 
 ``TEST_BOUND_S`` is the bound ``tests/reviewer/test_format.py`` allows for parsing ``TEST_MB`` MB
-of each shape: about 30x the slowest shape measured here on a 2-core CPU (see README), generous
+of each shape: about 14x the slowest shape measured here on a 2-core CPU (see README), generous
 enough for a loaded test machine while a quadratic parser would still need hours.
 """
 
