@@ -132,6 +132,11 @@ def _human_reviews(cfg: DictConfig, run: Run) -> tuple[Any, Any]:
 
     if cfg.get("gold"):
         human = load_gold(str(cfg.gold), str(cfg.split))
+        if cfg.max_papers is not None:
+            keep = int(cfg.max_papers)
+            human = HumanReviews(
+                human.ids[:keep], human.ratings[:keep], human.accepted[:keep], human.rejected
+            )
         where, rows = f"gold={cfg.gold} (split '{cfg.split}' when it has splits)", None
     else:
         rows = load_review5k(cfg.review5k_dir, "papers", cfg.split, _build_data_command(cfg))
@@ -143,11 +148,6 @@ def _human_reviews(cfg: DictConfig, run: Run) -> tuple[Any, Any]:
             [bool(a) for a in rows["accepted"]],
         )
         where = f"the '{cfg.split}' split of Review-5K at {cfg.review5k_dir}"
-    if cfg.max_papers is not None and rows is None:
-        keep = int(cfg.max_papers)
-        human = HumanReviews(
-            human.ids[:keep], human.ratings[:keep], human.accepted[:keep], human.rejected
-        )
     if not human.ids:
         _write_rejected(run, human.rejected)
         raise ValueError(
