@@ -89,3 +89,12 @@ def test_unmatched_and_malformed_entries_are_reported_not_lost() -> None:
         }
     )
     assert any("0 of 3 bibliography entries matched" in p for p in problems)
+
+
+def test_string_macros_are_resolved_and_not_references() -> None:
+    turn = parse_bibliography_turn(
+        "@string{icml = {International Conference on Machine Learning}}\n\n"
+        "@comment{generated}\n\n" + BIB_USER_TURN.replace("{ICML}", "icml")
+    )
+    assert [r.key for r in turn.references] == ["lee2021sparse", "muller2020", "zhao2022retrieval"]
+    assert turn.references[0].venue == "International Conference on Machine Learning"

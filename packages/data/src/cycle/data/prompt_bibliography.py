@@ -31,6 +31,7 @@ _BIB_KEY = re.compile(r"@[A-Za-z]+[ \t]*[{(][ \t\n]*([^,\s]+)")
 _BIBITEM = re.compile(r"\\bibitem[ \t]*(?:\[[^\]\n]*\])?[ \t]*\{([^}\n]*)\}")
 _NEWBLOCK = re.compile(r"\\newblock\b")
 _DELIMITERS = re.compile(r"[{}()]")
+_NOT_AN_ENTRY = re.compile(r"@(?:string|preamble|comment)\b", re.IGNORECASE)
 _TOPIC = re.compile(r"\AGenerate a research paper on the topic:[^\n]*\n")
 _FUZZY_MATCH = 0.92  # SequenceMatcher ratio of normalized titles that counts as the same work
 
@@ -109,7 +110,8 @@ def parse_bibliography_turn(text: str) -> TurnBibliography:
             if end is None:
                 out.problems.append(f"unbalanced braces in {text[m.start(2) : segment_end][:60]!r}")
                 end = segment_end
-            entries.append(("bibtex", text[m.start(2) : end], abstract or ""))
+            kind = "macro" if _NOT_AN_ENTRY.match(m.group(2)) else "bibtex"
+            entries.append((kind, text[m.start(2) : end], abstract or ""))
             pos = end
         else:
             entries.append(("bibitem", text[m.start(3) : segment_end], abstract or ""))
@@ -117,10 +119,12 @@ def parse_bibliography_turn(text: str) -> TurnBibliography:
         abstract = None
     if abstract is not None:
         out.problems.append(f"an Abstract line without an entry: {abstract[:60]!r}")
-    parsed = parse_bibtex("\n\n".join(raw for kind, raw, _ in entries if kind == "bibtex"))
+    parsed = parse_bibtex("\n\n".join(raw for kind, raw, _ in entries if kind != "bibitem"))
     out.problems += [p.reason for p in parsed.problems]
     by_key = {r.key: r for r in parsed.references}
     for kind, raw, line_abstract in entries:
+        if kind == "macro":
+            continue  # @string / @preamble / @comment: parsed above, not a reference
         if kind == "bibitem":
             ref = _bibitem_reference(raw)
         else:
