@@ -300,7 +300,9 @@ def test_cli_scores_predictions_against_a_gold_file_whatever_the_order(tmp_path:
     import sys
 
     gold = tmp_path / "gold.json"
-    gold.write_text(json.dumps([_gold_record(rp) for rp in (A, B, C)]))
+    records = [_gold_record(rp) for rp in (A, B, C)]
+    records[1]["review"][0]["content"]["rating"] = "3: reject, not good enough"  # mixed types
+    gold.write_text(json.dumps(records))
     preds = _write_predictions(tmp_path / "preds.jsonl", STORED)
     cmd = [sys.executable, "-m", "cycle.core.cli", "evaluate_reviewer"]
     common = [f"paths.root_dir={tmp_path}", f"gold={gold}", f"predictions={preds}", "logger=csv"]

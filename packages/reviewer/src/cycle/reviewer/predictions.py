@@ -77,19 +77,37 @@ class HumanReviews:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
-def load_gold(source: str, split: str) -> HumanReviews:
-    """Human reviews from a released / OpenReview-style review file (see module docstring)."""
+def _gold_rows(source: str, split: str) -> list[dict[str, Any]] | Any:
+    """Rows of a gold source. JSON / JSONL files are read as plain JSON: OpenReview content
+    mixes value types across records (``"6: ..."`` strings, ints, ``{"value": ...}``), which an
+    Arrow schema cannot hold. Anything else (parquet, a saved dataset, a hub id) goes through
+    ``load_released``."""
+    path = Path(source)
+    if path.suffix == ".jsonl" and path.is_file():
+        from cycle.core.io import read_jsonl
+
+        return read_jsonl(path)
+    if path.suffix == ".json" and path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, list) else [data]
     import datasets
 
-    from cycle.data.released import load_released, reviewed_paper_from_record
+    from cycle.data.released import load_released
 
     loaded = load_released(source)
     if isinstance(loaded, datasets.DatasetDict):
         if split not in loaded:
             raise KeyError(f"gold={source} has no split '{split}' (has {', '.join(loaded)})")
         loaded = loaded[split]
+    return loaded
+
+
+def load_gold(source: str, split: str) -> HumanReviews:
+    """Human reviews from a released / OpenReview-style review file (see module docstring)."""
+    from cycle.data.released import reviewed_paper_from_record
+
     out = HumanReviews([], [], [])
-    for row in loaded:
+    for row in _gold_rows(source, split):
         paper, problems = reviewed_paper_from_record(row, source=source, require_text=False)
         out.rejected += [
             {"source": source, "id": p.record, "reason": p.reason} for p in problems if p.dropped
