@@ -136,3 +136,36 @@ def test_unbalanced_braces_are_reported_not_raised():
     )
     assert any("malformed" in p for p in doc.problems)
     assert doc.sections and doc.sections[0][0] == "A"
+
+
+def test_unbalanced_theorem_and_proof_environments_keep_later_sections():
+    doc = parse_document(
+        "\\documentclass{article}\n\\begin{document}\n"
+        "\\section{Introduction}\nText.\n"
+        "\\begin{theorem}\nA claim.\n\\begin{proof}\nEasy.\n\\end{theorem}\n"
+        "\\section{Method}\nM.\n\\end{proof}\n"
+        "\\section{Analysis}\nA.\n\\begin{lemma}\nUnclosed.\n"
+        "\\section{Experiments}\nE.\n\\begin{proof}\nAlso unclosed.\n"
+        "\\section{Conclusion}\nC.\n\\begin{corollary}\nAt the end.\n"
+        "\\end{document}\n"
+    )
+    assert [h for h, _ in doc.sections] == [
+        "Introduction",
+        "Method",
+        "Analysis",
+        "Experiments",
+        "Conclusion",
+    ]
+    assert doc.sections[1][1] == "M." and doc.sections[3][1].startswith("E.")
+    assert doc.sections[0][1].endswith("\\end{proof}\n\\end{theorem}")
+    assert "\\begin{proof} (line 7) not closed before \\end{theorem} (line 9); closed there" in (
+        doc.problems
+    )
+    assert "\\end{proof} (line 12) without a \\begin{proof}; dropped" in doc.problems
+    assert any(
+        p.startswith("\\begin{lemma} (line 15) not closed before \\section") for p in doc.problems
+    )
+    assert any(
+        p.startswith("\\begin{corollary} (line 23) not closed before \\end{document}")
+        for p in doc.problems
+    )

@@ -84,3 +84,15 @@ def test_hub_id_offline_fails_fast(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(RuntimeError, match="offline"):
         load_released(RESEARCH14K_HUB)
+
+
+def test_int_rating_beside_the_content_is_used() -> None:
+    record = {
+        **REVIEW_RECORD,
+        "review": [
+            {"id": "a", "rating": 8, "content": {"summary": "s", "soundness": "3 good"}},
+            {"id": "b", "rating": 5, "content": {"summary": "t"}},
+        ],
+    }
+    rp, problems = reviewed_paper_from_record(record)
+    assert rp.ratings == [8, 5] and not [p for p in problems if p.dropped]

@@ -53,3 +53,23 @@ def test_display_probability():
     assert cal.probability(cal.human["mean"] - 3) == 0.0  # no spurious left tail
     assert cal.probability(6.0) > 0.99
     assert 0.0 < cal.probability(2.0) < 1.0
+
+
+def test_windowing_is_recorded_and_a_mismatch_refused(tmp_path):
+    from cycle.integrity.calibration import windowing
+
+    fitted = windowing(2048, 512, None, "bos")
+    cal = calibrate("m", np.linspace(-2, 2, 200), 0.05, windowing=fitted)
+    path = cal.save(tmp_path / "c.json")
+    loaded = Calibration.load(path)
+    assert loaded.windowing == fitted
+    loaded.check_windowing(windowing(2048, 512, None, "bos"))
+    with pytest.raises(ValueError, match=r"window=2048, context=512 .* window=8192, context=0"):
+        loaded.check_windowing(windowing(8192, 0, None, "bos"), "c.json")
+    with pytest.raises(ValueError, match="set detector.window=2048 detector.context=512"):
+        loaded.check_windowing(windowing(8192, 0, None, "bos"))
+    with pytest.raises(ValueError, match="first_token=bos"):
+        loaded.check_windowing(windowing(2048, 512, None, "context"))
+    old = Calibration.from_dict({k: v for k, v in cal.to_dict().items() if k != "windowing"})
+    with pytest.raises(ValueError, match="does not record the windowing"):
+        old.check_windowing(fitted)

@@ -77,6 +77,20 @@ def test_detect_stage_end_to_end(tmp_path, tiny_lm, tiny_model_cfg):
         "detect", _overrides(tmp_path, tiny_model_cfg.cache_dir), run_dir=tmp_path / "run"
     )
     assert again["paper/auroc"] == pytest.approx(out["paper/auroc"])
+    assert cal["paper"]["windowing"] == {
+        "window": tiny_model_cfg.context_length,
+        "context": 512,
+        "max_tokens": None,
+        "first_token": "context",
+    }
+    # the saved threshold holds only for the windowing it was fitted with
+    reuse = [f"detector.calibration_file={run / 'calibration.json'}"]
+    with pytest.raises(ValueError, match="was fitted with context=512 .* context=64"):
+        run_stage(
+            "detect",
+            _overrides(tmp_path, tiny_model_cfg.cache_dir, *reuse, "detector.context=64"),
+            run_dir=tmp_path / "other",
+        )
 
 
 def test_detect_stage_with_watermark(tmp_path, tiny_lm, tiny_model_cfg):

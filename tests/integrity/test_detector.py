@@ -136,3 +136,60 @@ def test_reference_model_distinct_from_scorer(tiny_lm):
     other = build_tiny_tokenizer(TinyModelConfig(vocab_size=1024))
     with pytest.raises(VocabularyMismatchError):
         FastDetectGPT(model, tok, reference_model=ref, reference_tokenizer=other)
+
+
+def test_float64_reduction_matches_an_exact_computation():
+    """Peaked logits over a large vocabulary and many positions: fp32 vocabulary reductions
+    drift (the 2.4e-5 seen on real abstracts); the float64 reduction agrees to 1e-9."""
+    g = torch.Generator().manual_seed(2)
+    score = torch.randn(1, 384, 16_000, generator=g) * 6
+    labels = torch.randint(0, 16_000, (1, 384), generator=g)
+    got = analytic_criterion(score, labels).item()
+    s = score[0].double().numpy()
+    assert got == pytest.approx(_direct(s, labels[0].numpy(), s), abs=1e-9)
+
+
+class _BosTokenizer:
+    """Wraps a tokenizer so that its encoding starts with the BOS, as Llama's does."""
+
+    def __init__(self, tok):
+        self.tok = tok
+        self.bos_token_id, self.eos_token_id, self.pad_token_id = tok.bos_token_id, None, None
+
+    def __call__(self, text, add_special_tokens=True):
+        ids = self.tok(text, add_special_tokens=False)["input_ids"]
+        return {"input_ids": ([self.bos_token_id] if add_special_tokens else []) + ids}
+
+    def __len__(self):
+        return len(self.tok)
+
+
+def test_first_token_rule_follows_the_tokenizers_own_encoding(tiny_lm):
+    model, tok = tiny_lm
+    text_ids = tok(TEXT, add_special_tokens=False)["input_ids"]
+    # The tiny tokenizer adds no BOS: as in the reference, the first text token is context only.
+    plain = FastDetectGPT(model, tok, window=1024)
+    assert plain.first_token == "context" and plain.encode(TEXT) == text_ids
+    (score,) = plain.score([TEXT])
+    assert score.n_tokens == len(text_ids) - 1 and score.to_row()["first_token"] == "context"
+    assert score.criterion == pytest.approx(_single_pass(model, text_ids), abs=1e-6)
+    # in windows, later windows lead with the token before their context instead of a BOS
+    windowed = FastDetectGPT(model, tok, window=16, context=4).score([TEXT])[0]
+    assert windowed.n_tokens == score.n_tokens and np.isfinite(windowed.criterion)
+    # A tokenizer that prepends its BOS has every text token scored.
+    bos = FastDetectGPT(model, _BosTokenizer(tok), window=1024)
+    assert bos.first_token == "bos" and bos.encode(TEXT) == [tok.bos_token_id, *text_ids]
+    assert bos.score([TEXT])[0].n_tokens == len(text_ids)
+
+
+def test_window_beyond_the_models_context_is_refused(tiny_lm):
+    model, tok = tiny_lm
+    limit = model.config.max_position_embeddings
+    with pytest.raises(ValueError, match=f"detector.window to at most {limit}"):
+        FastDetectGPT(model, tok, window=limit + 1)
+    assert FastDetectGPT(model, tok, window=limit, context=512).windowing == {
+        "window": limit,
+        "context": 512,
+        "max_tokens": None,
+        "first_token": "context",
+    }

@@ -540,3 +540,117 @@ def test_deepreviewer_decision_closed_inline() -> None:
     assert parsed.decision == "Reject"
     assert parsed.ratings == [4]
     assert not any("not closed" in p for p in parsed.problems)
+
+
+# ------------------------------------------------- released shapes (issue: read them exactly)
+
+
+def _benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "review_parsing.py"
+    spec = importlib.util.spec_from_file_location("review_parsing", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return path, module
+
+
+def test_parsing_10mb_of_adversarial_text_is_linear() -> None:
+    """Each adversarial shape of benchmarks/review_parsing.py, 10 MB, within the bound the
+    benchmark sets (a child process, so a quadratic parser fails instead of hanging)."""
+    import os
+    import subprocess
+    import sys
+
+    path, bench = _benchmark()
+    out = subprocess.run(
+        [sys.executable, str(path), "--mb", str(bench.TEST_MB)],
+        capture_output=True,
+        text=True,
+        timeout=bench.TEST_BOUND_S * len(bench.SHAPES),
+        env=os.environ,
+        check=True,
+    ).stdout
+    rows = [line.split("|") for line in out.splitlines()[2:]]
+    assert len(rows) == len(bench.SHAPES)
+    for row in rows:
+        assert float(row[2]) < bench.TEST_BOUND_S, row
+
+
+def test_header_line_with_a_long_space_run_parses() -> None:
+    parsed = parse_review("## Rating" + " " * 50_000 + "\n\n6\n\n## Paper Decision\n\nAccept")
+    assert parsed.ratings == [6] and parsed.decision == "Accept"
+
+
+def test_a_runaway_repetition_is_capped() -> None:
+    from cycle.reviewer.format import MAX_REVIEWS
+
+    parsed = parse_review("## Rating\n\n6\n\n" * 5000)
+    assert len(parsed.review_set.reviews) == MAX_REVIEWS and parsed.mean_rating == 6
+    assert f"{5000 - MAX_REVIEWS} reviews past the first {MAX_REVIEWS} ignored" in parsed.problems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\boxed_review{\n## Summary:\n\nOk.\n\n## Rating:\n\n6.",  # DeepReviewer, true 6.5
+        "## Summary\n\nOk.\n\n## Rating\n\n1",  # CycleReviewer, true 10
+    ],
+)
+def test_a_rating_ending_a_truncated_generation_is_not_read(text: str) -> None:
+    assert parse_review(text).ratings  # untruncated: the number is read as written
+    parsed = parse_review(text, truncated=True)
+    assert parsed.ratings == [] and parsed.reward_rating() is None
+    assert any("ends a truncated generation; not used" in p for p in parsed.problems)
+    # a rating followed by more text is complete even when the generation was cut later
+    later = parse_review(text.replace("6.", "6.5") + "\n\n## Confidence\n\n4", truncated=True)
+    assert later.ratings and later.review_set.reviews[-1].confidence is None
+
+
+@pytest.mark.parametrize("raw", ["6,5", "1e1", "1O: strong accept", "6.5.1", "3x"])
+def test_score_from_string_refuses_numbers_that_run_on(raw: str) -> None:
+    assert score_from_string(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "accepted"),
+    [
+        ("Not accepted", False),
+        ("Reject (cannot be accepted in its current form)", False),
+        ("Unacceptable", False),
+        ("Weak reject; could be accepted after revision", False),
+        ("Accept (poster)", True),
+        ("Accepted", True),
+        ("Reject", False),
+    ],
+)
+def test_negated_decisions_are_reject(raw: str, accepted: bool) -> None:
+    from cycle.data.review_text import is_accept
+
+    assert is_accept(raw) is accepted
+    assert parse_review(f"## Rating\n\n6\n\n## Paper Decision\n\n{raw}").accepted is accepted
+
+
+def test_deepreviewer_reward_is_the_final_review_rating() -> None:
+    from cycle.reviewer.infer import aggregate
+
+    parsed = parse_review(_FULL)
+    assert parsed.mean_rating == 6.5 and parsed.final_rating == 6.5
+    text = _FULL.replace("## Rating:\n\n6.5", "## Rating:\n\n3")
+    assert "## Rating:\n\n3" in text
+    result = aggregate([text])
+    assert result.reward == 3 and result.final_rating == 3 and result.mean_rating == 6.5
+    assert result.decision == "Accept"  # the decision also comes from the final review
+
+
+def test_undocumented_boxed_block_is_kept_apart() -> None:
+    text = _FULL.replace(
+        "\\boxed_simreviewers{", "\\boxed_analysis{\nA note.\n}\n\n\\boxed_simreviewers{"
+    )
+    text = text.replace("\\boxed_questions{", "")
+    parsed = parse_review(text)
+    assert parsed.other_blocks == {"analysis": "A note."}
+    assert [r.rating for r in parsed.review_set.reviews] == [5, 8]
+    assert "undocumented \\boxed_analysis block kept apart" in parsed.problems
+    assert parse_review("\\boxed_analysis{\nx\n}").layout != "deepreviewer"

@@ -178,3 +178,14 @@ def test_reviewer_cuts_papers_to_context(tiny_lm) -> None:
         len(tok(render_prompt(tok, gen.prompts[0]), add_special_tokens=False)["input_ids"]) <= 400
     )
     assert result.paper_tokens_dropped > 0 and reviewer.counts.truncated_papers == 1
+
+
+def test_truncated_outputs_give_no_reward_from_their_last_rating() -> None:
+    class Cut(FixedGenerator):
+        def generate(self, prompts, sampling, n=None):
+            return [[Completion("## Summary\n\nOk.\n\n## Rating\n\n1", [], "length")]]
+
+    reviewer = Reviewer(Cut([[""]]), SamplingConfig(), ReviewerConfig())
+    (result,) = reviewer.review(["A paper."])
+    assert result.reward is None and result.n_truncated == 1 and result.n_unparseable == 1
+    assert reviewer.counts.truncated_outputs == 1

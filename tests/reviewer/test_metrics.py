@@ -46,27 +46,50 @@ def test_model_n_minus_1_mode_with_two_ratings() -> None:
     # n = 2: the target is the other rating. Predicting 4 for [3, 5] is 1 off either way.
     assert proxy_errors([[3, 5]], [4], mode="n-1", seed=7).absolute.tolist() == [1.0]
     # Predicting 3: held out 3 -> target 5 (error 2), held out 5 -> target 3 (error 0).
-    seen = {float(proxy_errors([[3, 5]], [3], mode="n-1", seed=s).squared[0]) for s in range(40)}
+    # Default: the exact expectation over both choices.
+    expected = proxy_errors([[3, 5]], [3], mode="n-1")
+    assert (expected.squared.tolist(), expected.absolute.tolist()) == ([2.0], [1.0])
+    seen = {
+        float(proxy_errors([[3, 5]], [3], "n-1", s, "sampled", ["p"]).squared[0]) for s in range(40)
+    }
     assert seen == {0.0, 4.0}
 
 
-def test_n_minus_1_choice_is_seeded_and_independent_of_other_papers() -> None:
+def test_n_minus_1_expectation_is_exact_and_order_free() -> None:
+    human = [[1, 5, 9], [4, 6, 8, 8], [3, 5]]
+    pred = [5.0, 7.0, 3.0]
+    a = proxy_errors(human, pred, mode="n-1")
+    # [1, 5, 9] targets 7, 5, 3 -> sq (4 + 0 + 4) / 3; [4, 6, 8, 8] targets 22/3, 20/3, 6, 6.
+    targets = np.array([22, 20, 18, 18]) / 3
+    np.testing.assert_allclose(a.squared, [8 / 3, np.mean((7 - targets) ** 2), 2.0])
+    np.testing.assert_allclose(a.absolute, [4 / 3, np.mean(np.abs(7 - targets)), 1.0])
+    order = [2, 0, 1]
+    b = proxy_errors([human[i] for i in order], [pred[i] for i in order], mode="n-1")
+    np.testing.assert_allclose(b.squared, a.squared[order])
+
+
+def test_sampled_n_minus_1_draw_follows_the_paper_id_not_its_position() -> None:
     human = [[1, 5, 9]] * 6
     pred = [5.0] * 6
-    a = proxy_errors(human, pred, mode="n-1", seed=3)
-    assert np.array_equal(a.squared, proxy_errors(human, pred, mode="n-1", seed=3).squared)
+    ids = [f"paper{i}" for i in range(6)]
+    a = proxy_errors(human, pred, "n-1", 3, "sampled", ids)
+    assert np.array_equal(a.squared, proxy_errors(human, pred, "n-1", 3, "sampled", ids).squared)
     # Every error is one of the three hand-computed n-1 targets: mean(5, 9)=7, mean(1, 9)=5, mean(1, 5)=3.
     assert set(a.absolute.tolist()) <= {2.0, 0.0}
     for paper, sq in zip(a.papers, a.squared, strict=True):
-        held_out = held_out_index(3, paper, seed=3)
+        held_out = held_out_index(3, ids[paper], seed=3)
         target = np.mean(np.delete(np.array(human[paper], dtype=float), held_out))
         assert sq == (5.0 - target) ** 2
-    # Skipping other papers does not change which review a paper holds out.
-    b = proxy_errors(human, [None, None, 5.0, None, 5.0, 5.0], mode="n-1", seed=3)
+    # Reordering the papers or skipping others does not change which review a paper holds out.
+    rev = proxy_errors(human, pred, "n-1", 3, "sampled", ids[::-1])
+    np.testing.assert_array_equal(rev.squared, a.squared[::-1])
+    b = proxy_errors(human, [None, None, 5.0, None, 5.0, 5.0], "n-1", 3, "sampled", ids)
     assert b.papers == [2, 4, 5]
     assert np.array_equal(b.squared, a.squared[[2, 4, 5]])
-    choices = {tuple(held_out_index(3, p, seed=s) for p in range(6)) for s in range(5)}
+    choices = {tuple(held_out_index(3, i, seed=s) for i in ids) for s in range(5)}
     assert len(choices) > 1  # the seed matters
+    with pytest.raises(ValueError, match="paper ids"):
+        proxy_errors(human, pred, "n-1", 3, "sampled")
 
 
 def test_none_human_ratings_are_ignored() -> None:

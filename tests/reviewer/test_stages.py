@@ -11,7 +11,6 @@ import pytest
 from cycle.core.generation.base import Completion, Generator
 from cycle.data.records import Paper, Review, ReviewedPaper
 from cycle.data.review_text import ReviewSet, render_review_text
-from cycle.reviewer.metrics import held_out_index
 
 
 def reviewed_paper(
@@ -125,13 +124,12 @@ def test_evaluate_reviewer_table_matches_hand_computed(tmp_path: Path) -> None:
     # F1 accept: P 1, R 4/5 -> 8/9; reject: P 2/3, R 1 -> 4/5; macro (8/9 + 4/5) / 2.
     human = {"mse_n1": 10 / 3, "mae_n1": 4 / 3, "accuracy": 6 / 7, "macro_f1": (8 / 9 + 0.8) / 2}
     # Scripted reviewer: A predicts 6, B predicts 5, C nothing (skipped, counted).
-    # n mode: A 6 - 6 = 0, B 5 - 4 = 1. n-1 mode: target = mean of the ratings left in.
-    err_a = {0: 6 - 7, 1: 6 - 6, 2: 6 - 5}[held_out_index(3, 0, 0)]
-    err_b = {0: 5 - 5, 1: 5 - 3}[held_out_index(2, 1, 0)]
+    # n mode: A 6 - 6 = 0, B 5 - 4 = 1. n-1 mode: the mean over every held-out review of the
+    # error against the ratings left in: A 6-7, 6-6, 6-5 -> sq 2/3, abs 2/3; B 5-5, 5-3 -> 2, 1.
     # Decisions: A right, B wrong, C missing -> accuracy 1/2; F1 accept 2/3, reject 0.
     model = {
-        "mse_n1": (err_a**2 + err_b**2) / 2,
-        "mae_n1": (abs(err_a) + abs(err_b)) / 2,
+        "mse_n1": (2 / 3 + 2) / 2,
+        "mae_n1": (2 / 3 + 1) / 2,
         "mse_n": 0.5,
         "mae_n": 0.5,
         "accuracy": 0.5,
@@ -205,3 +203,159 @@ def test_reviewer_presets_compose_for_both_stages(tmp_path: Path, experiment: st
     assert evaluate.sampling.temperature == pytest.approx(
         0.4
     ) and evaluate.sampling.top_p == pytest.approx(0.95)
+
+
+# Stored outputs in the three layouts: CycleReviewer A, CycleReviewer B, DeepReviewer (fast mode).
+STORED = [
+    {"id": "A", "text": review_set_text([5, 7], "Accept (poster)")},
+    {
+        "paper_id": "B",
+        "output": render_review_text(
+            ReviewSet(
+                [Review(summary="s", rating=5), Review(summary="t", rating=5)], "m", "Reject"
+            ),
+            "B",
+        ),
+    },
+    {
+        "id": "C",
+        "text": "Fast mode.\n\\boxed_review{\n## Summary:\n\nOk.\n\n## Rating:\n\n6.5\n\n"
+        "## Decision:\n\nAccept (poster)\n}",
+    },
+]
+# By hand: n: A 6-6, B 5-4, C 6.5-6. n-1 (expectation): A sq 2/3 abs 2/3; B 2, 1; C .25, .5.
+STORED_TABLE = {
+    "mse_n1": (2 / 3 + 2 + 0.25) / 3,
+    "mae_n1": (2 / 3 + 1 + 0.5) / 3,
+    "mse_n": 1.25 / 3,
+    "mae_n": 0.5,
+    "accuracy": 1.0,
+    "macro_f1": 1.0,
+}
+
+
+def _gold_record(rp: ReviewedPaper) -> dict:
+    """OpenReview-style review record without paper text (ratings int beside, string inside)."""
+    return {
+        "id": rp.paper.paper_id,
+        "title": rp.paper.title,
+        "decision": rp.decision,
+        "review": [
+            {
+                "id": f"r{i}",
+                "rating": int(r.rating),
+                "content": {"rating": {"value": f"{r.rating:g}: x"}},
+            }
+            for i, r in enumerate(rp.reviews)
+        ],
+    }
+
+
+def _write_predictions(path: Path, rows: list[dict]) -> Path:
+    lines = [json.dumps(r) for r in rows]
+    lines += [
+        "{not json",
+        json.dumps({"id": "Z", "text": "## Rating\n\n6"}),
+        json.dumps({"id": "A"}),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_evaluate_stored_predictions_against_review5k(tmp_path: Path) -> None:
+    from cycle.core.stages import run_stage
+
+    data = write_review5k(tmp_path / "review5k", {"test": [A, B, C]})
+    preds = _write_predictions(tmp_path / "preds.jsonl", STORED)
+    run_dir = tmp_path / "run"
+    result = run_stage(
+        "evaluate_reviewer",
+        [
+            f"paths.root_dir={tmp_path}",
+            f"review5k_dir={data}",
+            f"predictions={preds}",
+            "predictions_label=Stored",
+            "logger=csv",
+        ],
+        run_dir=run_dir,
+    )
+    for key, value in STORED_TABLE.items():
+        assert result[f"Stored/{key}"] == pytest.approx(value), key
+    rejected = [json.loads(x) for x in (run_dir / "rejected.jsonl").read_text().splitlines()]
+    assert sorted(r["reason"].split(":")[0] for r in rejected) == [
+        "invalid JSON",
+        "no a text (text / output)",
+        "no human reviews for this id",
+    ]
+    assert (
+        "averaged over every choice of the held-out review" in (run_dir / "table1.md").read_text()
+    )
+
+
+def test_cli_scores_predictions_against_a_gold_file_whatever_the_order(tmp_path: Path) -> None:
+    """`cycle evaluate_reviewer predictions=<jsonl> gold=<file>` prints Table 1; row order of
+    either file does not change it, and the sampled n-1 draw does not depend on it either."""
+    import os
+    import subprocess
+    import sys
+
+    gold = tmp_path / "gold.json"
+    records = [_gold_record(rp) for rp in (A, B, C)]
+    records[1]["review"][0]["content"]["rating"] = "3: reject, not good enough"  # mixed types
+    gold.write_text(json.dumps(records))
+    preds = _write_predictions(tmp_path / "preds.jsonl", STORED)
+    cmd = [sys.executable, "-m", "cycle.core.cli", "evaluate_reviewer"]
+    common = [f"paths.root_dir={tmp_path}", f"gold={gold}", f"predictions={preds}", "logger=csv"]
+    out = subprocess.run(
+        [*cmd, *common, "predictions_label=DeepReviewer", f"hydra.run.dir={tmp_path / 'a'}"],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "## Reviewer evaluation (gold gold.json test, 3 papers" in out.stdout
+    t = STORED_TABLE
+    assert (
+        f"| DeepReviewer | {t['mse_n1']:.2f} | {t['mae_n1']:.2f} | {t['mse_n']:.2f} | 0.50 | "
+        "100.00% | 100.00 | 3 | 100% |" in out.stdout
+    )
+    from cycle.core.stages import run_stage
+
+    gold.write_text(json.dumps([_gold_record(rp) for rp in (C, A, B)]))
+    _write_predictions(preds, STORED[::-1])
+    tables = []
+    for draw in ("expected", "sampled"):
+        for order in (("A", "B", "C"), ("C", "B", "A")):
+            by_id = {rp.paper.paper_id: rp for rp in (A, B, C)}
+            gold.write_text(json.dumps([_gold_record(by_id[i]) for i in order]))
+            result = run_stage(
+                "evaluate_reviewer",
+                [*common, f"proxy_n1={draw}"],
+                run_dir=tmp_path / f"{draw}-{''.join(order)}",
+            )
+            tables.append((result["Predictions/mse_n1"], result["Predictions/mae_n1"]))
+    assert tables[0] == pytest.approx((t["mse_n1"], t["mae_n1"]))
+    assert tables[0] == tables[1] and tables[2] == tables[3]
+
+
+def test_an_empty_split_names_the_split_and_the_fix(tmp_path: Path) -> None:
+    from datasets import DatasetDict, load_from_disk
+
+    from cycle.core.stages import run_stage
+
+    data = write_review5k(tmp_path / "review5k", {"train": [A], "test": [B]})
+    for view in ("papers", "sft"):  # an empty test split as build_data writes one (a selection)
+        train = load_from_disk(str(data / view / "hf" / "train"))
+        empty = DatasetDict({"train": train, "test": train.select([])})
+        empty.save_to_disk(str(tmp_path / "r5k" / view / "hf"))
+    data = tmp_path / "r5k"
+    args = [f"paths.root_dir={tmp_path}", f"review5k_dir={data}", "logger=csv"]
+    with pytest.raises(ValueError, match=r"'test' split at .* is empty.*split=<name> \(train"):
+        run_stage("evaluate_reviewer", args, run_dir=tmp_path / "run")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({**_gold_record(A), "decision": ""}) + "\n")  # withdrawn
+    with pytest.raises(ValueError, match=r"gold=.* has no papers to score.*split=train"):
+        run_stage(
+            "evaluate_reviewer", [*args, f"gold={gold}", "split=test"], run_dir=tmp_path / "g"
+        )

@@ -62,8 +62,26 @@ class Outline:
 
     @classmethod
     def from_train_data(cls, text: str) -> Outline:
-        data = json.loads(text)
+        """Read ``train_data`` as built here (bare JSON) or as released (a fenced ``json`` block,
+        after a leading space)."""
+        body, _ = fenced_block(text, "json")
+        data = json.loads(text if body is None else body)
         return cls(**{k: data[k] for k in asdict(cls()) if k in data})
+
+
+def fenced_block(text: str, lang: str) -> tuple[str | None, bool]:
+    """Body of the first ```` ```lang ```` block and whether it was closed.
+
+    The closing fence may follow the value on the same line (``...}]`` then the backticks), as
+    in the released Research-14K turns; an unclosed block runs to the end of the text, as when
+    generation hit its token limit. Linear time: two substring scans.
+    """
+    m = re.search(rf"```{lang}\b[ \t]*\n?", text)
+    if m is None:
+        return None, False
+    end = text.find("```", m.end())
+    body = text[m.end() : end] if end >= 0 else text[m.end() :]
+    return body.strip("\n"), end >= 0
 
 
 def split_halves(
@@ -86,11 +104,22 @@ def render_sections(sections: Sequence[tuple[str, str]]) -> str:
     return "\n\n".join(f"\\section{{{h}}}\n{body}".rstrip() for h, body in sections)
 
 
+def _misc_entry(ref: Reference) -> str:
+    """A BibTeX entry for a reference known only by its fields (no ``bibtex`` of its own)."""
+    fields = [
+        ("title", ref.title),
+        ("author", " and ".join(ref.authors)),
+        ("year", str(ref.year or "")),
+        ("howpublished", ref.venue),
+    ]
+    body = "".join(f",\n  {name} = {{{value}}}" for name, value in fields if value)
+    return f"@misc{{{ref.key}{body}\n}}" if body else f"@misc{{{ref.key}}}"
+
+
 def render_bibliography(references: Sequence[Reference], topic: str | None = None) -> str:
     """The user turn: optional topic line, then each entry with its ``Abstract:`` line above it."""
     entries = [
-        (f"Abstract: {ref.abstract}\n" if ref.abstract else "")
-        + (ref.bibtex or f"@misc{{{ref.key}}}")
+        (f"Abstract: {ref.abstract}\n" if ref.abstract else "") + (ref.bibtex or _misc_entry(ref))
         for ref in references
     ]
     head = f"Generate a research paper on the topic: {topic}\n\n" if topic else ""

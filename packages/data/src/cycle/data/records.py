@@ -125,7 +125,9 @@ class ReviewedPaper:
 
     @property
     def accepted(self) -> bool:
-        return "accept" in self.decision.lower()
+        from cycle.data.review_text import is_accept  # review_text imports this module
+
+        return is_accept(self.decision)
 
     @property
     def ratings(self) -> list[float]:

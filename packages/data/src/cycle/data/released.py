@@ -8,6 +8,7 @@ The hub datasets are gated: accept their terms on the hub and log in first.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import Any
 from cycle.data.latex import parse_document
 from cycle.data.openreview import parse_review
 from cycle.data.problems import Problem
+from cycle.data.prompt_bibliography import merge_references, parse_bibliography_turn
 from cycle.data.records import Paper, Reference, ReviewedPaper
 
 REVIEW5K_HUB = "WestlakeNLP/Review-5K"
 RESEARCH14K_HUB = "WestlakeNLP/Research-14K"
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 _TRUE = ("1", "true", "yes", "on")
+log = logging.getLogger(__name__)
 
 
 def hub_offline() -> bool:
@@ -61,18 +64,45 @@ def load_released(source: str, split: str | None = None) -> Any:
     return datasets.load_dataset(source, split=split)
 
 
-def research14k_references(row: dict[str, Any]) -> list[Reference]:
-    """The ``references`` of a Research-14K row (released or built here) as ``Reference``s."""
-    return [
-        Reference(
-            key=str(r.get("key") or r.get("paperId") or ""),
-            title=r.get("title") or "",
-            abstract=r.get("abstract") or "",
-            bibtex=r.get("bibtex") or "",
-            paper_id=r.get("paperId") or "",
+def research14k_bibliography(row: dict[str, Any]) -> tuple[list[Reference], list[str]]:
+    """The references of a Research-14K row and what could not be read.
+
+    A row built here carries each reference's ``key`` and ``bibtex``. A released row does not:
+    its keys, titles, authors and abstracts come from the bibliography in its user turn
+    (``cycle.data.prompt_bibliography``), matched by title to its S2 ``references``; S2 records
+    nothing matched follow, keyed by ``paperId``.
+    """
+    records = [r for r in row.get("references") or [] if isinstance(r, dict)]
+    if any(r.get("key") for r in records):
+        return [
+            Reference(
+                key=str(r.get("key") or r.get("paperId") or ""),
+                title=r.get("title") or "",
+                abstract=r.get("abstract") or "",
+                bibtex=r.get("bibtex") or "",
+                paper_id=r.get("paperId") or "",
+            )
+            for r in records
+        ], []
+    messages = row.get("messages") or []
+    user = next((m.get("content") or "" for m in messages if m.get("role") == "user"), "")
+    turn = parse_bibliography_turn(user)
+    refs, matched = merge_references(turn.references, records)
+    problems = list(turn.problems)
+    if turn.references and records and matched < min(len(turn.references), len(records)):
+        problems.append(
+            f"{matched} of {len(turn.references)} bibliography entries matched a reference by "
+            f"title; {len(records) - matched} references kept without a bib key of the paper"
         )
-        for r in row.get("references") or []
-    ]
+    return refs, problems
+
+
+def research14k_references(row: dict[str, Any]) -> list[Reference]:
+    """``research14k_bibliography`` without the problems (logged at debug level)."""
+    refs, problems = research14k_bibliography(row)
+    for problem in problems:
+        log.debug("Research-14K row %s: %s", row.get("paperId"), problem)
+    return refs
 
 
 def paper_from_research14k_row(row: dict[str, Any]) -> Paper:
@@ -110,20 +140,29 @@ def _sections_from_text(text: str) -> list[tuple[str, str]]:
 
 
 def reviewed_paper_from_record(
-    row: dict[str, Any], source: str = ""
+    row: dict[str, Any], source: str = "", require_text: bool = True
 ) -> tuple[ReviewedPaper | None, list[Problem]]:
     """A review record as released (``id, title, paper_context, decision, review[{id, content}]``,
-    DeepReviewer's sample layout) or as built here (``ReviewedPaper.to_row`` columns)."""
+    DeepReviewer's sample layout) or as built here (``ReviewedPaper.to_row`` columns).
+
+    ``require_text=False`` keeps a record without paper text (scoring stored predictions needs
+    only its reviews and decision)."""
     if isinstance(row.get("paper"), dict):
         return ReviewedPaper.from_row(row), []
     record = str(row.get("id") or row.get("paper_id") or "?")
     text = row.get("paper_context") or row.get("paper_text") or row.get("text") or ""
-    if not text:
+    if not text and require_text:
         return None, [Problem("forum", source, record, "record has no paper text")]
     problems: list[Problem] = []
     reviews = []
     for i, item in enumerate(row.get("review") or row.get("reviews") or []):
         content = item.get("content", item) if isinstance(item, dict) else {}
+        if (
+            isinstance(item, dict)
+            and content.get("rating") is None
+            and item.get("rating") is not None
+        ):
+            content = {**content, "rating": item["rating"]}  # the rating beside the content
         review, found = parse_review(
             {"id": item.get("id", f"{record}#{i}"), "content": content}, source
         )
@@ -133,8 +172,8 @@ def reviewed_paper_from_record(
     paper = Paper(
         paper_id=record,
         title=row.get("title") or "",
-        abstract=row.get("abstract") or parse_document(text).abstract,
-        sections=_sections_from_text(text),
+        abstract=row.get("abstract") or (parse_document(text).abstract if text else ""),
+        sections=_sections_from_text(text) if text else [],
         decision=row.get("decision") or "",
         source=source,
     )

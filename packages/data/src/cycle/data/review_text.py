@@ -75,14 +75,23 @@ REVIEW_FIELDS: tuple[tuple[str, str], ...] = (
 )
 OPTIONAL_FIELDS = frozenset({"suggestions"})
 
-_LEADING_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)")
+# The whole leading number, which must not run on into a letter, a digit or a decimal comma /
+# exponent: "6,5", "1e1" and "1O: strong accept" are unreadable, not 6, 1 and 1. Linear time:
+# the lookahead is one or two characters.
+_LEADING_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)(?![\w]|[.,]\d)")
+# Accept negated: "Not accepted", "cannot be accepted", "Unacceptable".
+_NEGATED_ACCEPT = re.compile(
+    r"\b(?:not|never|cannot|can't|won't|no)\s+(?:be\s+|been\s+)?accept\w*|\bunaccept\w*"
+)
+_VERDICT = re.compile(r"accept|reject")
 
 
 def score_from_string(value: str | float | None) -> float | None:
     """The whole leading number of a score string, or None.
 
     ``"10: strong accept"`` is 10 (never the first character), ``"6.5"`` is 6.5, ``"3 good"`` is 3,
-    ``"N/A"`` is None. Numbers (OpenReview 2025+ stores plain ints) pass through as floats.
+    ``"N/A"``, ``"6,5"``, ``"1e1"`` and ``"1O"`` are None. Numbers (OpenReview 2025+ stores plain
+    ints) pass through as floats.
     """
     if value is None or isinstance(value, bool):
         return None
@@ -93,8 +102,14 @@ def score_from_string(value: str | float | None) -> float | None:
 
 
 def is_accept(decision: str) -> bool:
-    """FORMATS.md rule: any decision containing "accept" (case-insensitive) is an Accept."""
-    return "accept" in decision.lower()
+    """FORMATS.md rule: Accept when the text says accept and does not negate it.
+
+    Negated forms ("Not accepted", "Unacceptable", "cannot be accepted") are removed first; then
+    the first of "accept" / "reject" decides ("Reject (cannot be accepted in its current form)"
+    and "Weak reject, could be accepted later" are Reject, "Accept (poster)" is Accept).
+    """
+    verdict = _VERDICT.search(_NEGATED_ACCEPT.sub(" ", decision.lower()))
+    return verdict is not None and verdict.group() == "accept"
 
 
 def format_number(value: float) -> str:

@@ -8,6 +8,9 @@ and trains on the rest.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from datasets import Dataset
 
 
@@ -49,3 +52,29 @@ def chronological_split(
         "train": _rows(ordered, n - n_test - n_train, n - n_test),
         "test": _rows(ordered, n - n_test, n),
     }
+
+
+def load_saved_split(path: str | Path, split: str, command: str) -> Dataset:
+    """One split of a ``DatasetDict`` that ``build_data`` saved at ``path``, loaded on its own.
+
+    ``datasets`` saves an empty split without data files and then fails to load it (an
+    ``IndexError``), taking every other split of the folder down with it; loading only the split
+    asked for, and naming an empty one, keeps the others usable. ``command`` builds the folder.
+    """
+    import datasets
+
+    path = Path(path)
+    index = path / "dataset_dict.json"
+    if not index.is_file():
+        raise FileNotFoundError(f"no dataset at {path}: run `{command}` first")
+    names = json.loads(index.read_text())["splits"]
+    if split not in names:
+        raise KeyError(f"{path} has no split '{split}' (has {', '.join(names)}): set split=")
+    state = json.loads((path / split / "state.json").read_text())
+    if not state.get("_data_files"):
+        others = [n for n in names if n != split]
+        raise ValueError(
+            f"the '{split}' split at {path} is empty: choose another with split=<name> "
+            f"({', '.join(others) or 'none'} available) or build more papers with `{command}`"
+        )
+    return datasets.load_from_disk(str(path / split))

@@ -15,13 +15,26 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import norm
 
 from cycle.core.io import atomic_write_json
 
-__all__ = ["Calibration", "LengthBucket", "calibrate", "threshold_at_fpr"]
+__all__ = ["Calibration", "LengthBucket", "calibrate", "threshold_at_fpr", "windowing"]
+
+
+def windowing(
+    window: int, context: int, max_tokens: int | None, first_token: str
+) -> dict[str, Any]:
+    """The scoring settings a criterion's distribution depends on (besides the models)."""
+    return {
+        "window": int(window),
+        "context": int(context),
+        "max_tokens": max_tokens,
+        "first_token": first_token,
+    }
 
 
 def threshold_at_fpr(human_scores: Sequence[float], fpr: float) -> float:
@@ -78,6 +91,29 @@ class Calibration:
     # Machine statistics, when known, only feed the display probability.
     machine: dict[str, float] | None = None
     method: str = "fast-detect-gpt analytic criterion; machine if criterion > threshold"
+    # How texts were scored (window, context, max_tokens, first_token): the criterion of a long
+    # text depends on it, so a threshold holds only for the same windowing.
+    windowing: dict[str, Any] | None = None
+
+    def check_windowing(self, windowing: dict[str, Any], source: str = "the calibration") -> None:
+        """Refuse scores made with another windowing than this threshold was fitted with."""
+        if self.windowing is None:
+            raise ValueError(
+                f"{source} does not record the windowing it was fitted with; recalibrate "
+                "(detector.calibration_file=null) so that its threshold matches this scoring"
+            )
+        diff = {k: v for k, v in windowing.items() if self.windowing.get(k) != v}
+        if diff:
+            was = ", ".join(f"{k}={self.windowing.get(k)}" for k in diff)
+            now = ", ".join(f"{k}={v}" for k, v in diff.items())
+            keys = " ".join(
+                f"detector.{k}={self.windowing.get(k)}" for k in diff if k != "first_token"
+            )
+            fix = f"set {keys}" if keys else "score with the calibration's tokenizer"
+            raise ValueError(
+                f"{source} was fitted with {was} but this run scores with {now}: {fix}, or "
+                "recalibrate (detector.calibration_file=null)"
+            )
 
     def threshold_for(self, n_tokens: int | None = None) -> float:
         if n_tokens is not None:
@@ -133,6 +169,7 @@ def calibrate(
     human_lengths: Sequence[int] | None = None,
     length_edges: Sequence[int] = (),
     machine_scores: Sequence[float] | None = None,
+    windowing: dict[str, Any] | None = None,
 ) -> Calibration:
     """Threshold at ``target_fpr`` on human scores; per length bucket when ``length_edges`` is set.
 
@@ -168,4 +205,5 @@ def calibrate(
         human=_stats(scores[finite]),
         buckets=buckets,
         machine=machine,
+        windowing=dict(windowing) if windowing is not None else None,
     )

@@ -11,14 +11,31 @@ as in ``get_sampling_discrepancy_analytic`` of the reference implementation: sum
 positions, not means. Positive values are "machine-like". White-box mode (the default) uses one
 model as reference and scorer, so one forward pass and one log-softmax serve both roles.
 
+First token: the text is encoded as the reference implementation encodes it (the tokenizer's
+own special tokens), and the first token of that encoding is never scored (nothing predicts
+it). A tokenizer that prepends a BOS (Llama) therefore has every text token scored; one that
+adds none (GPT-2 style, SmolLM2) has its first text token used as context only, as in the
+reference. ``FastDetectGPT.first_token`` says which ("bos" or "context").
+
 Windows: a text of N tokens is cut into consecutive, non-overlapping *scored* spans of
 ``window - context`` tokens (the first span gets ``window`` tokens); each forward pass feeds
-``[BOS] + the context tokens just before its span + the span``, and only the span's positions
-are added to the sums. Every token is therefore scored exactly once, with at least ``context``
-tokens of left context, and the three sums simply add up across windows. When ``window``
-covers the text there is one window and the result equals a single pass. Windows of all texts
-are independent, so they are batched together (right padding). ``max_tokens`` caps the number
-of scored tokens per text (None scores the whole text).
+``[lead] + the context tokens just before its span + the span`` (lead: the BOS, or without one
+the token before the context), and only the span's positions are added to the sums. Every
+token is therefore scored exactly once, with at least ``context`` tokens of left context, and
+the three sums simply add up across windows. When ``window`` covers the text there is one
+window and the result equals a single pass; otherwise the criterion differs (each window's
+start loses context: 2048-token windows with 512 tokens of carried context gave a criterion 16%
+lower than one 8,192-token pass), so a threshold is only valid for the windowing it was
+calibrated with (``windowing`` is recorded in the calibration and checked). ``window`` may be
+anything up to the model's context. Windows of all texts are independent, so they are batched
+together (right padding). ``max_tokens`` caps the number of scored tokens per text (None
+scores the whole text).
+
+Precision: the per-position terms (log-softmax, expectation and variance over the vocabulary)
+and their sums are computed in float64 from the model's logits: fp32 vocabulary reductions
+made the criterion drift by up to 2.4e-5 from an exact computation on real abstracts. The
+float64 ``[batch, logits_chunk, vocab]`` tensors bound the memory: lower ``logits_chunk`` for
+large vocabularies.
 """
 
 from __future__ import annotations
@@ -29,6 +46,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from cycle.integrity.calibration import windowing
 
 __all__ = [
     "CriterionTerms",
@@ -73,10 +92,11 @@ class DetectionScore:
 
     criterion: float
     n_tokens: int  # scored tokens
-    total_tokens: int  # tokens in the text (more than n_tokens when max_tokens cut it)
+    total_tokens: int  # scorable tokens of the text (more than n_tokens when max_tokens cut it)
     ll_sum: float
     mean_sum: float
     var_sum: float
+    first_token: str = "bos"  # the first-token rule it was scored with (module docstring)
 
     @property
     def truncated(self) -> bool:
@@ -93,6 +113,7 @@ class DetectionScore:
             "n_tokens": self.n_tokens,
             "total_tokens": self.total_tokens,
             "truncated": self.truncated,
+            "first_token": self.first_token,
             "ll_sum": self.ll_sum,
             "mean_sum": self.mean_sum,
             "var_sum": self.var_sum,
@@ -109,17 +130,16 @@ def analytic_terms(
     """Per-row sums (log-lik, expected log-lik, variance) over the positions where ``mask`` is true.
 
     ``logits_*`` are ``[B, T, V]`` aligned with ``labels`` ``[B, T]`` (the logits at t predict
-    labels[t]); ``logits_ref=None`` is white-box mode. The log-softmax is taken once, in fp32;
-    per-position terms are summed in float64. The variance uses the centered form
-    sum_v q (lp - mu)^2 (the reference code's E[lp^2] - mu^2 loses precision in fp32).
+    labels[t]); ``logits_ref=None`` is white-box mode. Everything from the logits on is
+    float64 (log-softmax, the vocabulary reductions and the sums over positions). The variance
+    uses the centered form sum_v q (lp - mu)^2.
     """
-    lprobs = torch.log_softmax(logits_score.float(), dim=-1)
-    probs_ref = lprobs.exp() if logits_ref is None else torch.softmax(logits_ref.float(), dim=-1)
+    lprobs = torch.log_softmax(logits_score.double(), dim=-1)
+    probs_ref = lprobs.exp() if logits_ref is None else torch.softmax(logits_ref.double(), dim=-1)
     ll = lprobs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
     mean = (probs_ref * lprobs).sum(-1)
-    # Centered form: E[lp^2] - mu^2 cancels catastrophically in fp32 when the variance is small.
     var = (probs_ref * (lprobs - mean.unsqueeze(-1)).square()).sum(-1)
-    terms = torch.stack([ll, mean, var]).double()  # sums over positions in float64
+    terms = torch.stack([ll, mean, var])
     if mask is not None:
         terms = terms * mask.to(terms.dtype)
     ll_sum, mean_sum, var_sum = terms.sum(-1)
@@ -201,7 +221,7 @@ class FastDetectGPT:
         context: int | None = None,
         max_tokens: int | None = None,
         batch_size: int = 4,
-        logits_chunk: int = 1024,
+        logits_chunk: int = 512,
         name: str = "",
     ) -> None:
         self.scoring_model = scoring_model
@@ -223,6 +243,12 @@ class FastDetectGPT:
                 )
         context = window // 4 if context is None else context
         check_window(window, context)
+        limit = getattr(getattr(scoring_model, "config", None), "max_position_embeddings", None)
+        if isinstance(limit, int) and window > limit:
+            raise ValueError(
+                f"detector window {window} exceeds the model's context ({limit} tokens): "
+                f"set detector.window to at most {limit}"
+            )
         self.window = window
         self.context = context
         self.max_tokens = max_tokens
@@ -230,6 +256,9 @@ class FastDetectGPT:
         self.logits_chunk = logits_chunk
         self.name = name
         bos = tokenizer.bos_token_id
+        probe = tokenizer("a")["input_ids"]
+        # The reference scores from the second token of the tokenizer's own encoding.
+        self.prepend_bos = bos is not None and bool(probe) and probe[0] == bos
         self.bos_id = bos if bos is not None else tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.bos_id
 
@@ -237,15 +266,28 @@ class FastDetectGPT:
     def device(self) -> torch.device:
         return next(self.scoring_model.parameters()).device
 
+    @property
+    def first_token(self) -> str:
+        """``bos``: a BOS is prepended and every text token scored; ``context``: the tokenizer adds
+        no BOS, so the first text token is context only (the reference implementation's rule)."""
+        return "bos" if self.prepend_bos else "context"
+
+    @property
+    def windowing(self) -> dict[str, Any]:
+        """What a calibration threshold depends on besides the model (recorded and checked)."""
+        return windowing(self.window, self.context, self.max_tokens, self.first_token)
+
     def encode(self, text: str) -> list[int]:
-        """BOS + the text's tokens, so that every text token is scored."""
-        return [self.bos_id, *self.tokenizer(text, add_special_tokens=False)["input_ids"]]
+        """The text's tokens, after a BOS when the tokenizer prepends one; position 0 is never
+        scored (see the module docstring's first-token rule)."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return [self.bos_id, *ids] if self.prepend_bos else list(ids)
 
     def score(self, texts: Sequence[str]) -> list[DetectionScore]:
         return self.score_ids([self.encode(t) for t in texts])
 
     def score_ids(self, sequences: Sequence[Sequence[int]]) -> list[DetectionScore]:
-        """Scores of token sequences that start with BOS (``encode`` output)."""
+        """Scores of token sequences as ``encode`` writes them (position 0 is not scored)."""
         terms = [CriterionTerms() for _ in sequences]
         jobs = [
             w
@@ -267,6 +309,7 @@ class FastDetectGPT:
                 ll_sum=t.ll,
                 mean_sum=t.mean,
                 var_sum=t.var,
+                first_token=self.first_token,
             )
             for t, ids in zip(terms, sequences, strict=True)
         ]
@@ -276,7 +319,14 @@ class FastDetectGPT:
         self, sequences: Sequence[Sequence[int]], windows: Sequence[Window]
     ) -> list[tuple[float, float, float, int]]:
         device = self.device
-        rows = [[self.bos_id, *sequences[w.text][w.start : w.end]] for w in windows]
+        # The lead token predicts the first fed token: the BOS, or the token before the window.
+        rows = [
+            [
+                self.bos_id if self.prepend_bos else sequences[w.text][w.start - 1],
+                *sequences[w.text][w.start : w.end],
+            ]
+            for w in windows
+        ]
         width = max(len(r) for r in rows)
         input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)

@@ -18,7 +18,7 @@ class DetectorConfig:
     context: int = 512  # left context re-fed before each later window's scored span
     max_tokens: int | None = None  # cap on scored tokens per text; None = whole text
     batch_size: int = 4  # windows per forward pass
-    logits_chunk: int = 1024  # positions whose [B, chunk, V] logits exist at once
+    logits_chunk: int = 512  # positions whose [B, chunk, V] float64 terms exist at once
     dtype: str = "auto"  # auto: bfloat16 on GPU, the model config's dtype on CPU
     # Calibration: threshold on human text at this FPR, per format (paper, review).
     target_fpr: float = 0.01

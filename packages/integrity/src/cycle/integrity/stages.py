@@ -32,7 +32,7 @@ from cycle.core.io import (
     read_jsonl,
 )
 from cycle.core.runs import Run
-from cycle.integrity.calibration import Calibration, calibrate
+from cycle.integrity.calibration import Calibration, calibrate, windowing
 from cycle.integrity.disclosure import DisclosureReport, check_disclosure_files
 from cycle.integrity.evaluation import FormatResult, evaluate_format, plot_roc, table6_markdown
 from cycle.integrity.schemas import DetectorConfig
@@ -256,6 +256,7 @@ def detect(cfg: DictConfig, run: Run) -> dict[str, Any]:
 
     # Calibrate per format on held-out human texts (or load a saved calibration).
     model_name = _model_name(cfg.model)
+    scoring = windowing(det.window, det.context, det.max_tokens, scored[0].get("first_token"))
     if det.calibration_file:
         saved = {
             k: Calibration.from_dict(v)
@@ -266,6 +267,8 @@ def detect(cfg: DictConfig, run: Run) -> dict[str, Any]:
             raise ValueError(
                 f"{det.calibration_file} was calibrated for {sorted(wrong)}, not {model_name}"
             )
+        for cal in saved.values():
+            cal.check_windowing(scoring, str(det.calibration_file))
         calibrations, eval_human = saved, [r for r in scored if r["label"] == 0]
         notes.append(f"threshold from {det.calibration_file}")
     else:
@@ -278,6 +281,7 @@ def detect(cfg: DictConfig, run: Run) -> dict[str, Any]:
                 det.target_fpr,
                 human_lengths=[r["n_tokens"] for r in rows],
                 length_edges=det.length_edges,
+                windowing=scoring,
             )
             for fmt, rows in calib_rows.items()
         }

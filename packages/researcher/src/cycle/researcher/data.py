@@ -13,15 +13,9 @@ from cycle.researcher.protocol import Message, build_prompt
 
 def load_research14k(research14k_dir: str | Path, split: str, command: str) -> Any:
     """One split of ``build_data``'s Research-14K (``<dir>/papers/hf``)."""
-    import datasets
+    from cycle.data.splits import load_saved_split
 
-    path = Path(research14k_dir) / "papers" / "hf"
-    if not (path / "dataset_dict.json").is_file():
-        raise FileNotFoundError(f"no Research-14K dataset at {path}: run `{command}` first")
-    splits = datasets.load_from_disk(str(path))
-    if split not in splits:
-        raise KeyError(f"Research-14K at {path} has no split '{split}' (has {', '.join(splits)})")
-    return splits[split]
+    return load_saved_split(Path(research14k_dir) / "papers" / "hf", split, command)
 
 
 def sft_conversations(

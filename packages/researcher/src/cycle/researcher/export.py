@@ -9,13 +9,16 @@ placeholders.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Iterable
 
 from cycle.core.disclosure import append_disclosure
 from cycle.data.outline import latex_to_text
 from cycle.data.records import Reference
 from cycle.researcher.protocol import SCORE_FIELDS, GeneratedPaper
+from cycle.researcher.report import paper_cited_keys
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[utf8]{inputenc}
@@ -51,8 +54,19 @@ def _bibitem(ref: Reference) -> str:
     return f"\\bibitem{{{ref.key}}}\n" + ".\n".join(parts) + "."
 
 
-def bibliography_latex(references: list[Reference]) -> str:
-    items = [_bibitem(r) for r in references if r.key]
+def bibliography_latex(references: list[Reference], cited: Iterable[str] = ()) -> str:
+    """``thebibliography`` with every reference (one without a key gets ``ref<i>``) and a
+    placeholder item for each cited key no reference has, so that no citation is undefined."""
+    refs = [
+        r if r.key else dataclasses.replace(r, key=f"ref{i}")
+        for i, r in enumerate(references, start=1)
+    ]
+    known = {r.key for r in refs}
+    items = [_bibitem(r) for r in refs]
+    items += [
+        f"\\bibitem{{{key}}}\nCited as \\texttt{{{_escape(key)}}}; not in the given bibliography."
+        for key in sorted(set(cited) - known)
+    ]
     if not items:
         return ""
     return "\\begin{thebibliography}{99}\n" + "\n\n".join(items) + "\n\\end{thebibliography}"
@@ -73,7 +87,7 @@ def to_tex(paper: GeneratedPaper) -> str:
         "",
     ]
     body += [f"\\section{{{heading}}}\n{text}\n" for heading, text in paper.sections]
-    bib = bibliography_latex(paper.references)
+    bib = bibliography_latex(paper.references, paper_cited_keys(paper))
     if bib:
         body.append(bib)
     body += ["", "\\end{document}", ""]

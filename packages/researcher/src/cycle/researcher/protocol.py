@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cycle.data.paper_conversation import SYSTEM_PROMPT, render_bibliography
+from cycle.data.paper_conversation import SYSTEM_PROMPT, fenced_block, render_bibliography
 from cycle.data.records import Paper, Reference
 from cycle.researcher.latex_json import loads_latex_json
 
@@ -118,23 +118,12 @@ class GeneratedPaper:
 
 def _heading_block(text: str, heading: str) -> str | None:
     """Text after ``## <heading>`` up to the next ``## `` heading or code fence."""
-    m = re.search(rf"^##\s*{heading}\s*:?\s*$", text, re.IGNORECASE | re.MULTILINE)
+    m = re.search(rf"^##[ \t]*{heading}[ \t]*(?::[ \t]*)?$", text, re.IGNORECASE | re.MULTILINE)
     if m is None:
         return None
     rest = text[m.end() :]
     stop = re.search(r"^(##\s|```)", rest, re.MULTILINE)
     return (rest[: stop.start()] if stop else rest).strip()
-
-
-def _fenced(text: str, lang: str) -> tuple[str | None, bool]:
-    """Body of the first ```` ```lang ```` block and whether it was closed (an unclosed block runs
-    to the end of the text, as when generation hit its token limit)."""
-    m = re.search(rf"```{lang}[ \t]*\n", text)
-    if m is None:
-        return None, False
-    rest = text[m.end() :]
-    end = re.search(r"^```", rest, re.MULTILINE)
-    return (rest[: end.start()] if end else rest).strip("\n"), end is not None
 
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:
@@ -215,8 +204,8 @@ def _score(text: str, name: str) -> tuple[int | None, str | None]:
 
 def _json_after(text: str, heading: str) -> tuple[Any, str | None]:
     """The JSON block after ``heading`` (or the first JSON block when the heading is missing)."""
-    m = re.search(rf"^{heading}\s*:?\s*$", text, re.IGNORECASE | re.MULTILINE)
-    body, closed = _fenced(text[m.end() :] if m else text, "json")
+    m = re.search(rf"^{heading}[ \t]*(?::[ \t]*)?$", text, re.IGNORECASE | re.MULTILINE)
+    body, closed = fenced_block(text[m.end() :] if m else text, "json")
     if body is None:
         return None, f"no JSON block after {heading.lstrip('# ')}"
     value, err = loads_latex_json(body)
@@ -239,7 +228,7 @@ def parse_outline_turn(text: str) -> GeneratedPaper:
         setattr(paper, name, value)
         if problem:
             paper.problems.append(problem)
-    latex, closed = _fenced(text, "latex")
+    latex, closed = fenced_block(text, "latex")
     if latex is None:  # no fence: take the LaTeX from the first \title or \section on
         m = re.search(r"\\title|\\begin\{abstract\}|\\section", text)
         latex = text[m.start() :] if m else ""
@@ -267,7 +256,7 @@ def parse_results_turn(text: str) -> tuple[Any, str | None]:
 
 def parse_second_turn(text: str) -> tuple[list[tuple[str, str]], list[str]]:
     """Sections of the second assistant turn (experiments to conclusion)."""
-    latex, closed = _fenced(text, "latex")
+    latex, closed = fenced_block(text, "latex")
     problems = []
     if latex is None:
         latex = text

@@ -9,6 +9,7 @@ their means over papers, as the paper's Table 2 does.
 
 from __future__ import annotations
 
+import logging
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from cycle.core.io import atomic_write_text, save_figure
+from cycle.data.review_text import is_accept
 from cycle.researcher.protocol import GeneratedPaper, parse_outline_turn
 from cycle.researcher.selection import best_of_n_curve
+
+log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = (
     ("avg_min_score", "Avg Min Score"),
@@ -36,11 +40,26 @@ def cited_keys(latex: str) -> set[str]:
     return {k.strip() for group in _CITE.findall(latex) for k in group.split(",") if k.strip()}
 
 
+def paper_cited_keys(paper: GeneratedPaper) -> set[str]:
+    """Keys cited in the paper's abstract and sections."""
+    return cited_keys("\n".join(body for _, body in paper.sections) + "\n" + paper.abstract)
+
+
 def references_cited(paper: GeneratedPaper) -> int:
     """Distinct cited keys that resolve to the paper's bibliography (paper Table 7)."""
-    known = {r.key for r in paper.references if r.key}
-    text = "\n".join(body for _, body in paper.sections) + "\n" + paper.abstract
-    return len(cited_keys(text) & known)
+    return len(paper_cited_keys(paper) & {r.key for r in paper.references if r.key})
+
+
+def citation_warning(papers: Sequence[GeneratedPaper], cited: Sequence[int]) -> str | None:
+    """A warning when papers cite keys but none of them is a key of their bibliographies (the
+    references carry no bib keys, e.g. S2 ids instead of the keys of the prompt)."""
+    citing = sum(bool(paper_cited_keys(p)) for p in papers)
+    if citing and not any(cited):
+        return (
+            f"{citing} papers cite keys but no cited key is in their bibliography: the "
+            "references carry no bib keys the papers could cite, so Table 7 counts nothing"
+        )
+    return None
 
 
 def _mean(values: Iterable[float]) -> float | None:
@@ -54,7 +73,7 @@ def _accepted(record: Mapping[str, Any]) -> bool | None:
     decision = str(record.get("decision") or "").lower()
     if not decision:
         return None
-    return "accept" in decision
+    return is_accept(decision)
 
 
 def quality_table(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -181,6 +200,9 @@ def write_report(
         f"| {system} | {len(papers)} | {_fmt('', metrics['mean_references_cited'])} | "
         f"{_fmt('', metrics['mean_references_given'])} |",
     ]
+    if warning := citation_warning(papers, cited):
+        log.warning("paper report: %s", warning)
+        parts += ["", f"Warning: {warning}."]
     files: dict[str, Path] = {}
     table = None
     if review_records is not None:

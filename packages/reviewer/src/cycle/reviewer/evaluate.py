@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from cycle.reviewer.metrics import (
+    Draw,
     decision_metrics,
     human_individual_errors,
     proxy_errors,
@@ -91,9 +92,15 @@ def model_row(
     predicted_accept: Sequence[bool | None],
     seed: int = 0,
     parse_rate: float | None = None,
+    draw: Draw = "expected",
+    paper_ids: Sequence[str] | None = None,
 ) -> Table1Row:
-    """A reviewer's row: proxy errors in both modes, decision accuracy and macro F1."""
-    n1 = proxy_mse_mae(proxy_errors(human_ratings, predicted_ratings, "n-1", seed))
+    """A reviewer's row: proxy errors in both modes, decision accuracy and macro F1.
+
+    ``draw``: the n-1 target, exactly its expectation over the held-out review or one seeded
+    draw per paper id (see ``cycle.reviewer.metrics``).
+    """
+    n1 = proxy_mse_mae(proxy_errors(human_ratings, predicted_ratings, "n-1", seed, draw, paper_ids))
     n = proxy_mse_mae(proxy_errors(human_ratings, predicted_ratings, "n", seed))
     dec = decision_metrics(accepted, predicted_accept)
     return Table1Row(

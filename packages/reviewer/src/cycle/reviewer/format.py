@@ -52,11 +52,19 @@ _FIELD_NAMES = {
 _META_NAMES = {"meta review", "metareview"}
 _DECISION_NAMES = {"paper decision", "decision", "final decision"}
 
-_HASH_HEADER = re.compile(r"^[ \t]{0,3}(#{1,3})(?!#)[ \t]*(.*?)[ \t]*$")
+# Every pattern here runs in time linear in the line or text it scans: no two adjacent
+# unbounded quantifiers can share characters (a trailing-space run is stripped in Python, not
+# matched by a lazy group followed by ``[ \t]*$``, which backtracks quadratically).
+_HASH_HEADER = re.compile(r"^[ \t]{0,3}(#{1,3})(?!#)(.*)$")
 _BOLD_HEADER = re.compile(r"^[ \t]{0,3}\*\*([^*\n]+?)\*\*(.*)$")
 _SEPARATOR = re.compile(r"^[ \t]*\*{5,}[ \t]*$")
-_REVIEWER = re.compile(r"^reviewer(?:\s*#?\s*\d+)?$")
-_BOX_START = re.compile(r"\\boxed_(simreviewers|verification|review|questions)\s*\{")
+_REVIEWER = re.compile(r"^reviewer(?: ?#? ?\d+)?$")  # on a whitespace-normalized title
+_BOX_START = re.compile(r"\\boxed_([A-Za-z_]+)[ \t]*\{")
+BLOCKS = ("simreviewers", "verification", "review", "questions")
+_DOCUMENTED_BOX = re.compile(r"\\boxed_(?:" + "|".join(BLOCKS) + r")[ \t]*\{")
+# A runaway generation repeating a review block is not more reviews: past this many, the rest
+# are ignored and reported.
+MAX_REVIEWS = 16
 _CLOSING_LINE = re.compile(r"^[ \t]*\}[ \t]*$", re.MULTILINE)
 
 
@@ -72,6 +80,8 @@ class ParsedReview:
     preamble: str = ""  # DeepReviewer text before the first block
     verification: str = ""
     questions: list[str] = field(default_factory=list)  # DeepReviewer search mode
+    other_blocks: dict[str, str] = field(default_factory=dict)  # undocumented \boxed_NAME{ blocks
+    truncated: bool = False  # the generation hit its token limit
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -93,6 +103,19 @@ class ParsedReview:
     @property
     def accepted(self) -> bool | None:
         return None if self.decision is None else self.decision == "Accept"
+
+    @property
+    def final_rating(self) -> float | None:
+        """DeepReviewer's final ``\\boxed_review`` rating (None for CycleReviewer documents)."""
+        return None if self.final_review is None else self.final_review.rating
+
+    def reward_rating(self, reward: str = "mean") -> float | None:
+        """The rating a reward is made of: DeepReviewer's final review rating when it has one
+        (the review its decision comes from), else the mean / min / max of the review set (for
+        DeepReviewer, its simulated reviewers)."""
+        if self.final_rating is not None:
+            return self.final_rating
+        return getattr(self.review_set, f"{reward}_rating")
 
 
 def _normalize_name(title: str) -> str:
@@ -128,7 +151,7 @@ def _header(line: str, bold: bool) -> _Header | None:
     """A known header line: ``## Title`` (levels 1-3), or ``**Title:**`` when ``bold`` is on."""
     match = _HASH_HEADER.match(line)
     if match:
-        return _classify(match.group(2), len(match.group(1)))
+        return _classify(match.group(2).strip(" \t"), len(match.group(1)))
     match = _BOLD_HEADER.match(line) if bold else None
     if match:
         inner, after = match.group(1).strip(), match.group(2).strip()
@@ -147,6 +170,7 @@ class _Sections:
     meta_review: str | None = None
     decision: str | None = None
     saw_reviewer_header: bool = False
+    cut_field: str | None = None  # the last review's field still open where the text ends
     problems: list[str] = field(default_factory=list)
 
 
@@ -166,10 +190,14 @@ def _split_sections(text: str) -> _Sections:
     meta: list[str] = []
     decision: list[str] = []
 
+    ignored = 0
+
     def close_review() -> None:
-        nonlocal current, field_name
-        if current:
+        nonlocal current, field_name, ignored
+        if current and len(out.reviews) < MAX_REVIEWS:
             out.reviews.append({k: "\n".join(v).strip() for k, v in current.items()})
+        elif current:
+            ignored += 1
         if "".join(stray).strip():
             where = f"in review {len(out.reviews)}" if current else "outside any review"
             out.problems.append(
@@ -212,7 +240,11 @@ def _split_sections(text: str) -> _Sections:
                 out.meta_review = ""
             state = header.kind
             (meta if state == "meta" else decision).append(header.rest)
+    if state == "reviews" and field_name is not None and len(out.reviews) < MAX_REVIEWS:
+        out.cut_field = field_name
     close_review()
+    if ignored:
+        out.problems.append(f"{ignored} reviews past the first {MAX_REVIEWS} ignored")
     if out.meta_review is not None:
         out.meta_review = "\n".join(meta).strip()
     if state == "decision":
@@ -228,8 +260,14 @@ def _excerpt(text: str, width: int = 60) -> str:
     return repr(text if len(text) <= width else text[: width - 3] + "...")
 
 
-def _build_review(fields: dict[str, str], label: str, problems: list[str]) -> Review:
-    """A Review from field texts; scores parsed, range-checked, raw kept when not canonical."""
+def _build_review(
+    fields: dict[str, str], label: str, problems: list[str], cut: str | None = None
+) -> Review:
+    """A Review from field texts; scores parsed, range-checked, raw kept when not canonical.
+
+    ``cut`` names a field the text ends in while the generation hit its token limit: its score
+    may be a prefix of the real one (``6.`` of 6.5, ``1`` of 10), so it is not read.
+    """
     review = Review()
     for name, body in fields.items():
         if name not in SCORE_RANGES:
@@ -237,7 +275,12 @@ def _build_review(fields: dict[str, str], label: str, problems: list[str]) -> Re
             continue
         value = score_from_string(body.replace("*", ""))
         low, high = SCORE_RANGES[name]
-        if value is None:
+        if name == cut and body.strip():
+            problems.append(
+                f"{label}: {name} {_excerpt(body)} ends a truncated generation; not used"
+            )
+            value = None
+        elif value is None:
             problems.append(f"{label}: unreadable {name} {_excerpt(body)}")
         elif not low <= value <= high:
             problems.append(
@@ -253,12 +296,19 @@ def _build_review(fields: dict[str, str], label: str, problems: list[str]) -> Re
     return review
 
 
-def _read_document(text: str, parsed: ParsedReview, *, deepreviewer: bool) -> list[Review]:
-    """Reviews of a CycleReviewer document (or a DeepReviewer block); fills meta/decision."""
+def _read_document(
+    text: str, parsed: ParsedReview, *, deepreviewer: bool, at_end: bool = True
+) -> list[Review]:
+    """Reviews of a CycleReviewer document (or a DeepReviewer block); fills meta/decision.
+
+    ``at_end``: the text runs to the end of the generation (its last field may be cut).
+    """
     sections = _split_sections(text)
     parsed.problems.extend(sections.problems)
+    cut = sections.cut_field if parsed.truncated and at_end else None
+    last = len(sections.reviews)
     reviews = [
-        _build_review(fields, f"review {i}", parsed.problems)
+        _build_review(fields, f"review {i}", parsed.problems, cut if i == last else None)
         for i, fields in enumerate(sections.reviews, start=1)
     ]
     if not deepreviewer:
@@ -281,15 +331,18 @@ def _set_decision(parsed: ParsedReview, raw: str | None) -> None:
     parsed.decision = "Accept" if is_accept(raw) else "Reject"
 
 
-def _boxed_blocks(text: str, parsed: ParsedReview) -> dict[str, str]:
-    """Content of each ``\\boxed_NAME{`` block, up to its last ``}`` line before the next block.
+def _boxed_blocks(text: str, parsed: ParsedReview) -> tuple[dict[str, str], set[str]]:
+    """Content of each ``\\boxed_NAME{`` block, up to its last ``}`` line before the next block,
+    and the names of the blocks left open at the end of the text.
 
     Looking for the *last* closing line keeps JSON braces inside a block intact; a block
     without one (a truncated generation) runs to the next block or the end and is reported.
+    Blocks FORMATS.md does not document (``\\boxed_analysis{``) go to ``other_blocks``.
     """
     starts = list(_BOX_START.finditer(text))
     parsed.preamble = text[: starts[0].start()].strip()
     blocks: dict[str, str] = {}
+    open_at_end: set[str] = set()
     for i, match in enumerate(starts):
         name = match.group(1)
         end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
@@ -301,15 +354,21 @@ def _boxed_blocks(text: str, parsed: ParsedReview) -> dict[str, str]:
             body = body.rstrip()[:-1]
         else:
             parsed.problems.append(f"\\boxed_{name} block not closed")
+            if end == len(text):
+                open_at_end.add(name)
+        if name not in BLOCKS:
+            parsed.problems.append(f"undocumented \\boxed_{name} block kept apart")
+            parsed.other_blocks[name] = body.strip()
+            continue
         if name in blocks:
             parsed.problems.append(f"\\boxed_{name} repeated; the last one is used")
         blocks[name] = body.strip()
-    return blocks
+    return blocks, open_at_end
 
 
 def _read_deepreviewer(text: str, parsed: ParsedReview) -> None:
     parsed.layout = "deepreviewer"
-    blocks = _boxed_blocks(text, parsed)
+    blocks, open_at_end = _boxed_blocks(text, parsed)
     parsed.verification = blocks.get("verification", "")
     if "questions" in blocks:
         parsed.questions = [q.strip() for q in blocks["questions"].split("\n") if q.strip()]
@@ -318,7 +377,9 @@ def _read_deepreviewer(text: str, parsed: ParsedReview) -> None:
         sections = _split_sections(blocks["review"])
         parsed.problems.extend(sections.problems)
         if sections.reviews:
-            final = _build_review(sections.reviews[0], "final review", parsed.problems)
+            cut = sections.cut_field if parsed.truncated and "review" in open_at_end else None
+            cut = cut if len(sections.reviews) == 1 else None
+            final = _build_review(sections.reviews[0], "final review", parsed.problems, cut)
             if len(sections.reviews) > 1:
                 parsed.problems.append(
                     "\\boxed_review holds more than one review; the first is used"
@@ -332,7 +393,12 @@ def _read_deepreviewer(text: str, parsed: ParsedReview) -> None:
         parsed.problems.append("no decision")
     parsed.final_review = final
     if "simreviewers" in blocks:
-        reviews = _read_document(blocks["simreviewers"], parsed, deepreviewer=True)
+        reviews = _read_document(
+            blocks["simreviewers"],
+            parsed,
+            deepreviewer=True,
+            at_end="simreviewers" in open_at_end,
+        )
         if not reviews:
             parsed.problems.append("\\boxed_simreviewers has no reviews")
         parsed.review_set.reviews = reviews
@@ -340,20 +406,22 @@ def _read_deepreviewer(text: str, parsed: ParsedReview) -> None:
         parsed.review_set.reviews = [final]
 
 
-def parse_review(text: str) -> ParsedReview:
+def parse_review(text: str, truncated: bool = False) -> ParsedReview:
     """Parse any reviewer output; never raises, never returns None (see module docstring).
 
     For DeepReviewer output the simulated reviewers are ``review_set.reviews`` (in fast mode,
     which has none, the final review is the only review), the final ``\\boxed_review`` is
-    ``final_review`` and its ``## Decision:`` is the decision.
+    ``final_review`` and its ``## Decision:`` is the decision; ``reward_rating`` is the final
+    review's rating. ``truncated``: the generation hit its token limit, so a score the text
+    ends in is not read (it may be cut short: ``6.`` of 6.5).
     """
-    parsed = ParsedReview(review_set=ReviewSet())
+    parsed = ParsedReview(review_set=ReviewSet(), truncated=truncated)
     try:
         if not isinstance(text, str):
             parsed.problems.append(f"not a string: {type(text).__name__}")
             return parsed
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if _BOX_START.search(text):
+        if _DOCUMENTED_BOX.search(text):
             _read_deepreviewer(text, parsed)
         else:
             parsed.review_set.reviews = _read_document(text, parsed, deepreviewer=False)

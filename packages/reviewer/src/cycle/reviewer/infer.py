@@ -88,10 +88,12 @@ def fit_paper(
 
 
 def rating_of(parsed: ParsedReview, reward: str = "mean") -> float | None:
-    """The reward one review set gives: the mean (or min / max) of its parsed ratings."""
+    """The reward one output gives: the mean (or min / max) of its parsed ratings; for
+    DeepReviewer output, the rating of its final ``\\boxed_review`` when it has one (the review
+    its decision comes from), else the simulated reviewers' mean / min / max."""
     if reward not in REWARDS:
         raise ValueError(f"unknown reward '{reward}' ({', '.join(REWARDS)})")
-    return getattr(parsed, f"{reward}_rating")
+    return parsed.reward_rating(reward)
 
 
 @dataclass
@@ -99,7 +101,10 @@ class PaperReview:
     """The k review sets sampled for one paper, and what they give as a reward and a decision.
 
     Scores average over the parseable samples only; ``reward`` is None when none has a rating.
+    ``mean_rating`` / ``min_rating`` / ``max_rating`` describe the review sets (for DeepReviewer,
+    the simulated reviewers), ``final_rating`` DeepReviewer's final reviews (None otherwise).
     ``decision`` is the majority of the parsed decisions (a tie goes to the first parsed one).
+    ``n_truncated``: samples that hit the token limit (a score they end in is not used).
     """
 
     texts: list[str]
@@ -111,6 +116,8 @@ class PaperReview:
     decision: Literal["Accept", "Reject"] | None
     n_unparseable: int
     paper_tokens_dropped: int = 0
+    final_rating: float | None = None
+    n_truncated: int = 0
 
     @property
     def review_sets(self) -> list[ReviewSet]:
@@ -126,11 +133,20 @@ class PaperReview:
             "mean_rating": self.mean_rating,
             "min_rating": self.min_rating,
             "max_rating": self.max_rating,
+            "final_rating": self.final_rating,
             "decision": self.decision,
             "n_unparseable": self.n_unparseable,
+            "n_truncated": self.n_truncated,
             "paper_tokens_dropped": self.paper_tokens_dropped,
             "samples": [
-                {"text": t, "ratings": p.ratings, "decision": p.decision, "problems": p.problems}
+                {
+                    "text": t,
+                    "ratings": p.ratings,
+                    "final_rating": p.final_rating,
+                    "decision": p.decision,
+                    "truncated": p.truncated,
+                    "problems": p.problems,
+                }
                 for t, p in zip(self.texts, self.parsed, strict=True)
             ],
         }
@@ -141,10 +157,17 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return fmean(present) if present else None
 
 
-def aggregate(texts: Sequence[str], reward: str = "mean", dropped: int = 0) -> PaperReview:
-    """Parse ``texts`` (k samples for one paper) and average what they give."""
-    parsed = [parse_review(t) for t in texts]
-    rated = [p for p in parsed if p.mean_rating is not None]
+def aggregate(
+    texts: Sequence[str],
+    reward: str = "mean",
+    dropped: int = 0,
+    truncated: Sequence[bool] | None = None,
+) -> PaperReview:
+    """Parse ``texts`` (k samples for one paper) and average what they give; ``truncated[i]``
+    says sample i hit the token limit."""
+    cut = list(truncated) if truncated is not None else [False] * len(texts)
+    parsed = [parse_review(t, c) for t, c in zip(texts, cut, strict=True)]
+    rated = [p for p in parsed if rating_of(p, reward) is not None]
     decisions = [p.decision for p in parsed if p.decision is not None]
     decision = None
     if decisions:
@@ -163,6 +186,8 @@ def aggregate(texts: Sequence[str], reward: str = "mean", dropped: int = 0) -> P
         decision=decision,
         n_unparseable=len(parsed) - len(rated),
         paper_tokens_dropped=dropped,
+        final_rating=_mean([p.final_rating for p in parsed]),
+        n_truncated=sum(cut),
     )
 
 
@@ -175,7 +200,8 @@ class ReviewCounts:
     unparseable: int = 0  # outputs with no readable rating (missing reward)
     no_decision: int = 0
     missing_rewards: int = 0  # papers none of whose k outputs has a rating
-    truncated_papers: int = 0
+    truncated_papers: int = 0  # papers cut to fit the prompt budget
+    truncated_outputs: int = 0  # outputs that hit sampling.max_new_tokens
 
     @property
     def parse_rate(self) -> float | None:
@@ -234,7 +260,12 @@ class Reviewer:
         prompts = [self.prompt(p) for p in papers]
         outputs = self.generator.generate([m for m, _ in prompts], self.sampling, n=self.config.k)
         results = [
-            aggregate([c.text for c in completions], self.config.reward, dropped)
+            aggregate(
+                [c.text for c in completions],
+                self.config.reward,
+                dropped,
+                [c.finish_reason == "length" for c in completions],
+            )
             for completions, (_, dropped) in zip(outputs, prompts, strict=True)
         ]
         self._count(results)
@@ -253,6 +284,7 @@ class Reviewer:
         c.no_decision += sum(p.decision is None for r in results for p in r.parsed)
         c.missing_rewards += missing
         c.truncated_papers += sum(r.paper_tokens_dropped > 0 for r in results)
+        c.truncated_outputs += sum(r.n_truncated for r in results)
         if unparseable:
             log.warning(
                 "%d of %d review outputs had no readable rating; %d of %d papers have no reward",

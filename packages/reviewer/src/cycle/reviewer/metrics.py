@@ -7,14 +7,19 @@ skipped and counted, never silently dropped.
 
 Targets: with human ratings r_1..r_n and prediction p,
 - human individual: for each i, r_i against mean(r without r_i);
-- model "n-1": p against mean(r without r_i) for one i drawn per paper from a generator seeded
-  with ``(seed, paper index)``, so a paper's held-out review does not depend on which other
-  papers were skipped and every model evaluated with the same seed faces the same targets;
+- model "n-1", ``draw="expected"`` (default): the expectation over the held-out review, i.e. the
+  mean over every i of the error of p against mean(r without r_i). It is exact and depends on
+  nothing but the paper's own ratings (no seed, no row order);
+- model "n-1", ``draw="sampled"``: the paper's protocol (§4.2 / Appendix E), one i per paper
+  drawn from a generator seeded with ``(seed, hash of the paper id)``, so the draw depends
+  neither on the paper's position nor on which other papers were skipped, and every model
+  evaluated with the same seed faces the same targets;
 - model "n": p against mean(r) (an easier target: its noise variance is sigma^2/n).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -23,6 +28,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 Mode = Literal["n-1", "n"]
+Draw = Literal["expected", "sampled"]
+DRAWS = ("expected", "sampled")
 
 
 @dataclass
@@ -66,9 +73,10 @@ def _valid(ratings: Sequence[float | None]) -> np.ndarray:
     return np.array([r for r in ratings if r is not None], dtype=float)
 
 
-def held_out_index(n: int, paper: int, seed: int) -> int:
-    """The review held out for paper ``paper`` (of ``n`` ratings) in n-1 mode."""
-    return int(np.random.default_rng([seed, paper]).integers(n))
+def held_out_index(n: int, paper_id: str, seed: int) -> int:
+    """The review held out for the paper ``paper_id`` (of ``n`` ratings) in sampled n-1 mode."""
+    digest = int.from_bytes(hashlib.sha256(str(paper_id).encode()).digest()[:8], "big")
+    return int(np.random.default_rng([seed, digest]).integers(n))
 
 
 def proxy_errors(
@@ -76,15 +84,25 @@ def proxy_errors(
     predicted: Sequence[float | None],
     mode: Mode = "n-1",
     seed: int = 0,
+    draw: Draw = "expected",
+    paper_ids: Sequence[str] | None = None,
 ) -> PaperErrors:
-    """Errors of predicted ratings against the human consensus, one pair per evaluated paper."""
+    """Errors of predicted ratings against the human consensus, one pair per evaluated paper.
+
+    ``draw="sampled"`` (n-1 mode) needs ``paper_ids``: the held-out review is drawn per id.
+    """
     if len(human_ratings) != len(predicted):
         raise ValueError(
             f"{len(human_ratings)} papers of human ratings but {len(predicted)} predictions"
         )
     if mode not in ("n-1", "n"):
         raise ValueError(f"unknown proxy mode {mode!r} (expected 'n-1' or 'n')")
-    errors: list[float] = []
+    if draw not in DRAWS:
+        raise ValueError(f"unknown n-1 draw {draw!r} (expected 'expected' or 'sampled')")
+    if mode == "n-1" and draw == "sampled" and paper_ids is None:
+        raise ValueError("a sampled n-1 draw needs the paper ids (it is seeded per paper id)")
+    squared: list[float] = []
+    absolute: list[float] = []
     papers: list[int] = []
     few = missing = 0
     for paper, (ratings, p) in enumerate(zip(human_ratings, predicted, strict=True)):
@@ -96,13 +114,17 @@ def proxy_errors(
             missing += 1
             continue
         if mode == "n":
-            target = r.mean()
+            targets = np.array([r.mean()])
+        elif draw == "expected":
+            targets = (r.sum() - r) / (len(r) - 1)  # mean(r without r_i), for every i at once
         else:
-            target = np.delete(r, held_out_index(len(r), paper, seed)).mean()
-        errors.append(float(p) - float(target))
+            held_out = held_out_index(len(r), paper_ids[paper], seed)
+            targets = np.array([np.delete(r, held_out).mean()])
+        e = float(p) - targets
+        squared.append(float(np.mean(e**2)))
+        absolute.append(float(np.mean(np.abs(e))))
         papers.append(paper)
-    e = np.array(errors, dtype=float)
-    return PaperErrors(e**2, np.abs(e), papers, few, missing)
+    return PaperErrors(np.array(squared), np.array(absolute), papers, few, missing)
 
 
 def human_individual_errors(human_ratings: Sequence[Sequence[float | None]]) -> PaperErrors:

@@ -38,7 +38,9 @@ def _cells(row: Table1Row | Mapping[str, Any]) -> list[str]:
     ]
 
 
-def table1_markdown(rows: Sequence[Table1Row], title: str = "Review-5K test") -> str:
+def table1_markdown(
+    rows: Sequence[Table1Row], title: str = "Review-5K test", draw: str = "expected"
+) -> str:
     """Table 1's shape: rows human individual then each model; the paper's numbers in a note."""
     lines = [
         f"## Reviewer evaluation ({title}; Table 1 of the paper)",
@@ -55,8 +57,13 @@ def table1_markdown(rows: Sequence[Table1Row], title: str = "Review-5K test") ->
         "",
         "Proxy errors are averaged per paper (papers with at least two human ratings; a paper the "
         "model gave no readable rating is left out of its row and counted below). n−1: the "
-        "prediction (or one human rating) against the mean of the other human ratings, with the "
-        "held-out review drawn per paper from a seeded generator; n: against the mean of all of "
+        "prediction (or one human rating) against the mean of the other human ratings, "
+        + (
+            "averaged over every choice of the held-out review (its exact expectation); "
+            if draw == "expected"
+            else "with the held-out review drawn per paper id from a seeded generator; "
+        )
+        + "n: against the mean of all of "
         "them. The human row scores each reviewer against the others, and each review as an "
         "Accept vote when its rating is at least the threshold, against the final decision.",
         "",

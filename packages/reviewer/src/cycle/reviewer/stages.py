@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -84,14 +85,11 @@ def _reviewer_for(cfg: DictConfig, name: str, spec: DictConfig) -> Any:
 
     model = merged("model")
     path = model.get("name_or_path")
-    if path and str(path).startswith(str(cfg.paths.runs_dir)):
-        from pathlib import Path
-
-        if not Path(path).is_dir():
-            stage = Path(path).relative_to(cfg.paths.runs_dir).parts[0]
-            raise FileNotFoundError(
-                f"reviewer '{name}': no model at {path}; run `cycle {stage} experiment={cfg.experiment_name}` first"
-            )
+    if path and str(path).startswith(str(cfg.paths.runs_dir)) and not Path(path).is_dir():
+        stage = Path(path).relative_to(cfg.paths.runs_dir).parts[0]
+        raise FileNotFoundError(
+            f"reviewer '{name}': no model at {path}; run `cycle {stage} experiment={cfg.experiment_name}` first"
+        )
     factory = (lambda: instantiate(spec.generator)) if spec.get("generator") is not None else None
     return build_reviewer(
         model,
@@ -126,8 +124,76 @@ def _review_papers(
     return [done[pid] for pid in rows["id"]]
 
 
+def _human_reviews(cfg: DictConfig, run: Run) -> tuple[Any, Any]:
+    """The papers to score (``HumanReviews``) and, from Review-5K, their rows (for the paper
+    texts a reviewer reads); a ``gold`` file gives no rows."""
+    from cycle.reviewer.predictions import HumanReviews, load_gold
+    from cycle.reviewer.train import load_review5k
+
+    if cfg.get("gold"):
+        human = load_gold(str(cfg.gold), str(cfg.split))
+        if cfg.max_papers is not None:
+            keep = int(cfg.max_papers)
+            human = HumanReviews(
+                human.ids[:keep], human.ratings[:keep], human.accepted[:keep], human.rejected
+            )
+        where, rows = f"gold={cfg.gold} (split '{cfg.split}' when it has splits)", None
+    else:
+        rows = load_review5k(cfg.review5k_dir, "papers", cfg.split, _build_data_command(cfg))
+        if cfg.max_papers is not None:
+            rows = rows.select(range(min(int(cfg.max_papers), len(rows))))
+        human = HumanReviews(
+            list(rows["id"]),
+            [list(r) for r in rows["ratings"]],
+            [bool(a) for a in rows["accepted"]],
+        )
+        where = f"the '{cfg.split}' split of Review-5K at {cfg.review5k_dir}"
+    if not human.ids:
+        _write_rejected(run, human.rejected)
+        raise ValueError(
+            f"evaluate_reviewer: {where} has no papers to score (see rejected.jsonl); "
+            "choose a split that has some (split=train) or give papers with reviews and a decision"
+        )
+    return human, rows
+
+
+def _stored_predictions(
+    cfg: DictConfig, run: Run, ids: list[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per paper, the stored outputs of ``cfg.predictions`` aggregated as a reviewer's would be
+    (a paper without one has no reward and no decision), and the rejected lines."""
+    from cycle.reviewer.infer import aggregate
+    from cycle.reviewer.predictions import load_predictions
+
+    preds = load_predictions(cfg.predictions)
+    unknown = sorted(set(preds.texts) - set(ids))
+    rejected = preds.rejected + [
+        {"source": str(cfg.predictions), "id": pid, "reason": "no human reviews for this id"}
+        for pid in unknown
+    ]
+    missing = [pid for pid in ids if pid not in preds.texts]
+    if len(missing) == len(ids):
+        raise ValueError(
+            f"predictions={cfg.predictions}: no id matches a paper to score (ids such as "
+            f"{ids[:3]}); set each row's id to the paper's id"
+        )
+    if missing:
+        log.warning("evaluate_reviewer: %d papers have no prediction", len(missing))
+    reward = to_dataclass(cfg.reviewer, ReviewerConfig).reward
+    results = []
+    for pid in ids:
+        texts = preds.texts.get(pid, [])
+        result = aggregate(texts, reward, truncated=preds.truncated.get(pid, []))
+        results.append({"id": pid, **result.to_row()})
+    out = run.path("reviews", "predictions.jsonl")
+    atomic_write_jsonl(out, results)
+    run.add_artifact("reviews/predictions", out)
+    return results, rejected
+
+
 def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
-    """Table 1 on the Review-5K test split for every entry of ``cfg.reviewers``, plus the figure."""
+    """Table 1 for every entry of ``cfg.reviewers`` (or for the stored outputs of
+    ``cfg.predictions``) on Review-5K's split or a ``gold`` file, plus the figure."""
     from cycle.core.io import atomic_write_json, atomic_write_text
     from cycle.core.schemas import LoggerConfig
     from cycle.core.tracking import build_logger, finish
@@ -138,20 +204,29 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
         score_distribution_figure,
         table1_markdown,
     )
-    from cycle.reviewer.train import load_review5k
 
-    rows = load_review5k(cfg.review5k_dir, "papers", cfg.split, _build_data_command(cfg))
-    if cfg.max_papers is not None:
-        rows = rows.select(range(min(int(cfg.max_papers), len(rows))))
-    human = [list(r) for r in rows["ratings"]]
-    accepted = [bool(a) for a in rows["accepted"]]
+    people, rows = _human_reviews(cfg, run)
+    human, accepted = people.ratings, people.accepted
+    rejected = list(people.rejected)
+    outputs: dict[str, list[dict[str, Any]]] = {}
+    if cfg.get("predictions"):
+        stored, bad = _stored_predictions(cfg, run, people.ids)
+        outputs[str(cfg.predictions_label)] = stored
+        rejected += bad
+    else:
+        if rows is None:
+            raise ValueError(
+                "gold= gives human reviews without paper texts: score stored outputs with "
+                "predictions=<file>, or run reviewers on Review-5K (drop gold=)"
+            )
+        for name, spec in cfg.reviewers.items():
+            spec = spec or {}
+            outputs[spec.get("label") or name] = _review_papers(cfg, run, name, spec, rows)
+    _write_rejected(run, rejected)
     table = [human_row(human, accepted, float(cfg.human_accept_threshold))]
     model_scores = {}
-    for name, spec in cfg.reviewers.items():
-        spec = spec or {}
-        label = spec.get("label") or name
-        reviews = _review_papers(cfg, run, name, spec, rows)
-        outputs = sum(len(r["samples"]) for r in reviews)
+    for label, reviews in outputs.items():
+        n_outputs = sum(len(r["samples"]) for r in reviews)
         unparseable = sum(r["n_unparseable"] for r in reviews)
         table.append(
             model_row(
@@ -161,7 +236,9 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
                 [r["reward"] for r in reviews],
                 [None if r["decision"] is None else r["decision"] == "Accept" for r in reviews],
                 seed=int(cfg.seed),
-                parse_rate=(outputs - unparseable) / outputs if outputs else None,
+                parse_rate=(n_outputs - unparseable) / n_outputs if n_outputs else None,
+                draw=str(cfg.proxy_n1),
+                paper_ids=people.ids,
             )
         )
         model_scores[label] = [
@@ -170,7 +247,10 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
             else (r["min_rating"], r["max_rating"], r["mean_rating"])
             for r in reviews
         ]
-    markdown = table1_markdown(table, title=f"Review-5K {cfg.split}, {len(rows)} papers")
+    source = f"gold {Path(str(cfg.gold)).name}" if cfg.get("gold") else "Review-5K"
+    markdown = table1_markdown(
+        table, title=f"{source} {cfg.split}, {len(people.ids)} papers", draw=str(cfg.proxy_n1)
+    )
     atomic_write_text(run.path("table1.md"), markdown)
     run.add_artifact("table1", run.path("table1.md"))
     atomic_write_json(run.path("table1.json"), [r.to_dict() for r in table])
@@ -187,7 +267,7 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
         log_to_wandb(logger, table, figure)
         finish(logger)
     print(markdown)
-    metrics: dict[str, Any] = {"papers": len(rows)}
+    metrics: dict[str, Any] = {"papers": len(people.ids)}
     for row in table:
         for key, value in row.to_dict().items():
             if key != "name" and value is not None:

@@ -23,17 +23,11 @@ def load_review5k(
     review5k_dir: str | Path, kind: str, split: str, command: str = "cycle build_data"
 ) -> Any:
     """One split of ``build_data``'s Review-5K output (``papers`` rows or the ``sft`` view)."""
-    import datasets
+    from cycle.data.splits import load_saved_split
 
     if kind not in REVIEW5K_KINDS:
         raise ValueError(f"unknown Review-5K view '{kind}' ({', '.join(REVIEW5K_KINDS)})")
-    path = Path(review5k_dir) / kind / "hf"
-    if not (path / "dataset_dict.json").is_file():
-        raise FileNotFoundError(f"no Review-5K dataset at {path}: run `{command}` first")
-    splits = datasets.load_from_disk(str(path))
-    if split not in splits:
-        raise KeyError(f"Review-5K at {path} has no split '{split}' (has {', '.join(splits)})")
-    return splits[split]
+    return load_saved_split(Path(review5k_dir) / kind / "hf", split, command)
 
 
 @dataclass

@@ -1,0 +1,95 @@
+"""Released Research-14K rows through the researcher: parsing, prompts, Table 7, export, CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from cycle.core.config import compose_stage
+from cycle.core.stages import run_stage
+from cycle.data.released import research14k_references
+from cycle.researcher.data import sft_conversations
+from cycle.researcher.export import to_tex
+from cycle.researcher.protocol import build_prompt, parse_paper, parse_results_turn
+from cycle.researcher.report import references_cited, write_report
+from tests.released_layout import RESULTS, RESULTS_TURN, released_row
+
+
+def _released_paper(row: dict):
+    m = row["messages"]
+    return parse_paper(
+        m[2]["content"], m[3]["content"], m[4]["content"], research14k_references(row)
+    )
+
+
+def test_results_turn_with_the_fence_on_the_value_line() -> None:
+    assert parse_results_turn(RESULTS_TURN) == (RESULTS, None)
+    paper = _released_paper(released_row())
+    assert paper.experimental_results == RESULTS and paper.experimental_setup[0]["name"] == "Main"
+    assert not [p for p in paper.problems if "JSON" in p], paper.problems
+
+
+def test_table7_counts_the_real_cite_keys(tmp_path: Path, caplog) -> None:
+    paper = _released_paper(released_row())
+    # \cite{lee2021sparse}, \citep{zhao2022retrieval, muller2020}; unknown2000 is not given
+    assert references_cited(paper) == 3
+    metrics = write_report(tmp_path, [paper])
+    assert metrics["mean_references_cited"] == 3
+    # references without the paper's keys: zero matches is a warning, not a silent 0
+    paper.references = [r.__class__(key=r.paper_id or "x", title=r.title) for r in paper.references]
+    with caplog.at_level(logging.WARNING):
+        write_report(tmp_path, [paper])
+    assert "no cited key is in their bibliography" in caplog.text
+    assert "Warning:" in (tmp_path / "report.md").read_text()
+
+
+def test_exported_tex_defines_every_cited_key_and_keeps_keyless_references() -> None:
+    paper = _released_paper(released_row())
+    paper.references.append(paper.references[0].__class__(key="", title="No Key Here"))
+    tex = to_tex(paper)
+    for key in ("lee2021sparse", "muller2020", "zhao2022retrieval", "unknown2000", "s2d"):
+        assert f"\\bibitem{{{key}}}" in tex
+    assert "No Key Here" in tex and "\\bibitem{ref5}" in tex
+
+
+def test_sft_prompts_keep_the_bibliography_with_max_references() -> None:
+    conversations, rejected = sft_conversations([released_row(), released_row("p2", True)], 2)
+    assert rejected == []
+    first, second = conversations[0][1]["content"], conversations[1][1]["content"]
+    assert "Abstract: We study sparse" in first and "@article{muller2020," in first
+    assert "zhao2022retrieval" not in first  # max_references=2 keeps the first two
+    assert "\\bibitem{ota2018}" in second and "Word Graphs" in second
+
+
+def test_build_data_released_file_then_generate_and_rlloop_prompts(tmp_path: Path) -> None:
+    """`cycle build_data data=research14k data.research14k_id=<file>`, then the prompts of
+    `cycle generate` and `cycle rlloop` keep every reference's key, title and abstract."""
+    from cycle.researcher.stages import _prompt_rows
+    from cycle.rlloop.loop import load_prompts
+
+    path = tmp_path / "released.jsonl"
+    rows = [released_row("p1"), released_row("p2", bibitems=True)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    root = [f"paths.root_dir={tmp_path}", "experiment_name=rel"]
+    run_stage(
+        "build_data",
+        ["data=research14k", f"data.research14k_id={path}", "token_stats=false", *root],
+        run_dir=tmp_path / "runs" / "build_data" / "rel",
+    )
+    gen = compose_stage("generate", ["split=train", "max_references=null", *root])
+    prompts = {p["prompt_id"]: p["references"] for p in _prompt_rows(gen)}
+    expected = {row["paperId"]: research14k_references(row) for row in rows}
+    assert prompts == expected
+    lee = prompts["p1"][0]
+    assert (lee.key, lee.title, lee.abstract) == (
+        "lee2021sparse",
+        "Sparse Attention for Long Inputs",
+        "We study sparse attention for long inputs.",
+    )
+    loop = compose_stage("rlloop", [*root, "prompts.max_references=null"])
+    for prompt in load_prompts(loop, "train", None):
+        user = prompt.messages[1]["content"]
+        assert user == build_prompt(expected[prompt.prompt_id])[1]["content"]
+        for ref in expected[prompt.prompt_id]:
+            assert ref.key in user and (not ref.abstract or f"Abstract: {ref.abstract}" in user)
