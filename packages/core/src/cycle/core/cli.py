@@ -25,6 +25,23 @@ def _help() -> str:
     return USAGE + ("\n".join(lines) if lines else "  (none installed)") + "\n"
 
 
+def _set_rank_command(argv0: str, stage: str) -> None:
+    """Make Lightning's launcher re-execute this job, and only it, for ranks >= 1.
+
+    Lightning starts each extra rank as ``python -m <__main__'s module> sys.argv[1:]`` (or
+    ``python sys.argv[0] sys.argv[1:]`` for a console script) plus ``hydra.run.dir=<run.dir>``:
+    so argv becomes ``<the cycle script> <stage> <this job's overrides>`` (a multirun trial's own
+    values, without ``-m``) and ``run.dir`` the job's output directory, where rank 0 writes.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict, read_write
+
+    hydra_cfg = HydraConfig.get()
+    sys.argv = [argv0, stage, *hydra_cfg.overrides.task]
+    with read_write(hydra_cfg), open_dict(hydra_cfg):
+        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -45,11 +62,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     register_all_schemas()
 
     def task(cfg: DictConfig) -> float | None:
+        _set_rank_command(launcher_argv0, stage)
         result = execute(stage, cfg, HydraConfig.get().runtime.output_dir)
         objective = cfg.get("objective")
         return float(result[objective]) if objective and objective in result else None
 
-    sys.argv = [f"cycle {stage}", *rest]
+    launcher_argv0 = sys.argv[0]
+    sys.argv = [f"cycle {stage}", *rest]  # what Hydra parses and shows in its --help
     hydra.main(version_base="1.3", config_path=str(find_config_dir()), config_name=stage)(task)()
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from cycle.core.runs import Run, seed_everything
+from cycle.core.distributed import rank_label
+from cycle.core.runs import Run, mark_failed, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,14 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         return dict(run.metrics)
     run.mark("running")
     seed_everything(int(cfg.get("seed", 0)))
-    result = fn(cfg, run) or {}
+    try:
+        result = fn(cfg, run) or {}
+    except BaseException as err:  # KeyboardInterrupt / SystemExit too: the run did not finish
+        mark_failed(run, err)
+        raise
     run.log_metrics({k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))})
     run.mark("complete")
+    log.info("%s: finished on %s", stage, rank_label())
     return result
 
 

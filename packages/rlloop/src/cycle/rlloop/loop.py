@@ -35,6 +35,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from cycle.core.distributed import is_rank_zero
 from cycle.core.io import (
     append_jsonl,
     atomic_dir,
@@ -494,7 +495,8 @@ def run_step_here(cfg: DictConfig, run_dir: Path, step: str, t: int | None) -> d
         return done
     seed_everything(int(cfg.seed) + (t or 0))
     result = STEP_FUNCTIONS[step](cfg, run_dir, t)
-    atomic_write_json(marker(d, step), result)
+    if is_rank_zero():  # the other ranks of a multi-process train step only train
+        atomic_write_json(marker(d, step), result)
     return result
 
 

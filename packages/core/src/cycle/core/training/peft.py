@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from cycle.core.distributed import is_rank_zero, rank_label
 from cycle.core.schemas import PeftConfig
 
 
@@ -36,10 +37,6 @@ def lora_config(cfg: PeftConfig) -> Any:
             direction=cfg.ga_direction, scale=cfg.ga_scale, stable_gamma=cfg.ga_stable_gamma
         )
     return LoraConfig(**kwargs)
-
-
-def _rank() -> int:
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
 
 
 def estimate_lora_ga_gradients(
@@ -66,7 +63,7 @@ def estimate_lora_ga_gradients(
             out.loss.backward()
 
     if not cache.exists():
-        if _rank() == 0:
+        if is_rank_zero():
             tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
             cache.parent.mkdir(parents=True, exist_ok=True)
             preprocess_loraga(model, config, train_step, cache_file=str(tmp))
@@ -76,7 +73,7 @@ def estimate_lora_ga_gradients(
         while not cache.exists():
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"rank {_rank()}: LoRA-GA cache {cache} did not appear in {timeout_s}s"
+                    f"{rank_label()}: LoRA-GA cache {cache} did not appear in {timeout_s}s"
                 )
             time.sleep(2.0)
     preprocess_loraga(model, config, train_step, cache_file=str(cache))
