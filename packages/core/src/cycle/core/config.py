@@ -54,6 +54,10 @@ def register_resolvers() -> None:
         )
     if not OmegaConf.has_resolver("cycle.join"):
         OmegaConf.register_new_resolver("cycle.join", _join_name)
+    if not OmegaConf.has_resolver("cycle.upstream"):
+        from cycle.core.upstream import upstream_path
+
+        OmegaConf.register_new_resolver("cycle.upstream", upstream_path)
 
 
 def register_all_schemas() -> None:

@@ -131,7 +131,6 @@ class LoggerConfig:
     group: str | None = None
     run_name: str | None = None
     tags: list[str] = field(default_factory=list)
-    save_dir: str = "."
 
 
 @dataclass

@@ -83,7 +83,12 @@ def read_marker(step_dir: Path, step: str) -> dict[str, Any] | None:
 
 
 def _command(stage: str, cfg: DictConfig) -> str:
-    return f"cycle {stage} experiment={cfg.experiment_name}"
+    """The command that makes this run's ``stage`` input (for missing-input errors)."""
+    from cycle.core.upstream import build_data_command, stage_command
+
+    if stage == "build_data":
+        return build_data_command(cfg.upstream.build_data, "research14k")
+    return stage_command(stage, cfg.upstream[stage])
 
 
 def load_prompts(cfg: DictConfig, split: str, max_prompts: int | None) -> list[Prompt]:
