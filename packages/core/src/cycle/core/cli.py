@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -67,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         objective = cfg.get("objective")
         return float(result[objective]) if objective and objective in result else None
 
+    if "-m" in rest or "--multirun" in rest:  # trials learn which keys are swept (names, tags)
+        from cycle.core.sweeps import SWEPT_ENV, command_line_swept_keys
+
+        os.environ[SWEPT_ENV] = ",".join(command_line_swept_keys(rest))
     launcher_argv0 = sys.argv[0]
     sys.argv = [f"cycle {stage}", *rest]  # what Hydra parses and shows in its --help
     hydra.main(version_base="1.3", config_path=str(find_config_dir()), config_name=stage)(task)()

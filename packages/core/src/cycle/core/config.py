@@ -54,6 +54,11 @@ def register_resolvers() -> None:
         )
     if not OmegaConf.has_resolver("cycle.join"):
         OmegaConf.register_new_resolver("cycle.join", _join_name)
+    if not OmegaConf.has_resolver("cycle.trial"):
+        from cycle.core.sweeps import trial_name, trial_tags
+
+        OmegaConf.register_new_resolver("cycle.trial", trial_name)
+        OmegaConf.register_new_resolver("cycle.sweep_tags", trial_tags)
     if not OmegaConf.has_resolver("cycle.upstream"):
         from cycle.core.upstream import upstream_path
 

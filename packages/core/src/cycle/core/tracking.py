@@ -30,6 +30,7 @@ def build_logger(
         project=cfg.project,
         entity=cfg.entity,
         group=cfg.group,
+        job_type=cfg.job_type,
         name=cfg.run_name,
         tags=list(cfg.tags),
         save_dir=str(save_dir),

@@ -117,7 +117,7 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
         metrics = json.loads((run.dir / f"round_{t}" / "metrics.json").read_text())
         per_round.append(metrics)
         _register_round(run, t)
-        row = policy_rows(None, [metrics])[0]
+        row = policy_rows(None, [metrics])[-1]  # [0] is P_0's (empty) placeholder row
         logger.log_metrics(
             {k: v for k, v in row.items() if isinstance(v, (int, float))}, step=t + 1
         )
