@@ -112,13 +112,17 @@ def fit_simpo(
     returned with their reason; at least one trainable pair is required.
     """
     import lightning as L
-    from torch.utils.data import DataLoader
 
     from cycle.core.models import as_model_config, load_causal_lm
     from cycle.core.schemas import PeftConfig, TrainerConfig
     from cycle.core.training.export import export_hf
     from cycle.core.training.peft import apply_peft
-    from cycle.core.training.trainer import build_trainer
+    from cycle.core.training.trainer import (
+        build_trainer,
+        finish_checkpoints,
+        last_checkpoint,
+        resumable_loader,
+    )
 
     seed = int(cfg.seed)
     L.seed_everything(seed, workers=True, verbose=False)
@@ -134,14 +138,14 @@ def fit_simpo(
         )
     collator = PreferenceCollator(tokenizer, train.max_length)
 
-    def loader(shuffle: bool) -> DataLoader:
-        return DataLoader(
+    def loader(shuffle: bool) -> Any:
+        return resumable_loader(
             kept,
+            shuffle,
+            seed,
             batch_size=train.batch_size,
-            shuffle=shuffle,
             num_workers=train.num_workers,
             collate_fn=collator,
-            generator=torch.Generator().manual_seed(seed),
         )
 
     peft_cfg = to_dataclass(cfg.peft, PeftConfig) if "peft" in cfg else PeftConfig()
@@ -153,19 +157,23 @@ def fit_simpo(
         seed=seed,
     )
     module = SimPOModule(model, simpo, to_dataclass(cfg.optim, OptimConfig))
+    checkpoints = train_dir / "checkpoints"
     trainer = build_trainer(
         to_dataclass(cfg.trainer, TrainerConfig),
         logger=logger,
         callbacks=list(callbacks),
         default_root_dir=train_dir,
+        checkpoint_dir=checkpoints,
     )
-    trainer.fit(module, train_dataloaders=loader(train.shuffle))
-    history = module.history
+    resume = last_checkpoint(checkpoints)
+    trainer.fit(module, train_dataloaders=loader(train.shuffle), ckpt_path=resume)
+    history = module.history  # the steps of this fit (after the checkpoint when it resumed)
     metrics: dict[str, Any] = {
         "pairs": len(dataset),
         "pairs_trained": len(kept),
         "pairs_untrainable": len(dropped),
-        "steps": len(history),
+        "steps": trainer.global_step,
+        "resumed_from_step": module.start_step,
         "loss_first": history[0]["loss"] if history else float("nan"),
         "loss_last": history[-1]["loss"] if history else float("nan"),
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -177,6 +185,7 @@ def fit_simpo(
     exported = None
     if export_dir is not None:  # every rank: ZeRO-3 gathers the weights collectively
         exported = export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
+        finish_checkpoints(trainer, checkpoints)
     return SimPOResult(metrics, dropped, exported)
 
 

@@ -16,9 +16,13 @@ class CausalLMModule(L.LightningModule):
         super().__init__()
         self.model = model
         self.optim = optim
+        self.start_step = 0  # the global step training started at (> 0: resumed from a checkpoint)
 
     def on_fit_start(self) -> None:
         self.model.train()  # from_pretrained returns the model in eval mode (dropout off)
+
+    def on_train_start(self) -> None:
+        self.start_step = self.trainer.global_step
 
     def forward(self, **batch: Any) -> Any:
         return self.model(**batch)
@@ -56,7 +60,13 @@ class CausalLMModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict:
         optimizer = build_optimizer(self.model.parameters(), self.optim)
-        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
+        total = 1
+        if self._trainer is not None:
+            total = int(self.trainer.estimated_stepping_batches)
+            # Counting the steps makes Lightning build the train loader now, before it restores a
+            # checkpoint, and it would never hand that loader its saved position: drop it, so it
+            # is built again after the restore (a resumed epoch continues where it stopped).
+            self.trainer.fit_loop._combined_loader = None
         return {
             "optimizer": optimizer,
             "lr_scheduler": build_scheduler(optimizer, self.optim, total),

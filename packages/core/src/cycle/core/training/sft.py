@@ -26,7 +26,12 @@ from cycle.core.training.export import export_hf
 from cycle.core.training.lm_module import CausalLMModule
 from cycle.core.training.peft import apply_peft
 from cycle.core.training.sequences import labels_from_mask, pack_rows, pad_batch, truncate
-from cycle.core.training.trainer import build_trainer
+from cycle.core.training.trainer import (
+    build_trainer,
+    finish_checkpoints,
+    last_checkpoint,
+    resumable_loader,
+)
 
 
 @dataclass
@@ -80,8 +85,6 @@ def fit_sft(
     export_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train ``cfg.model`` on conversations under ``cfg.trainer``; export to ``export_dir``."""
-    from torch.utils.data import DataLoader
-
     from cycle.core.tracking import build_logger, finish
 
     model_cfg = as_model_config(cfg.model)
@@ -100,11 +103,12 @@ def fit_sft(
     if sft.packing:
         rows = pack_rows(rows, sft.max_length)
 
-    def loader(shuffle: bool) -> DataLoader:
-        return DataLoader(
+    def loader(shuffle: bool) -> Any:
+        return resumable_loader(
             rows,
+            shuffle,
+            int(cfg.seed),
             batch_size=sft.batch_size,
-            shuffle=shuffle,
             num_workers=sft.num_workers,
             collate_fn=lambda b: pad_batch(b, tokenizer.pad_token_id),
         )
@@ -127,19 +131,23 @@ def fit_sft(
         to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
     )
     history = LossHistory()
+    checkpoints = run.dir / "checkpoints"
     trainer = build_trainer(
         to_dataclass(cfg.trainer, TrainerConfig),
         logger=logger,
         callbacks=[history],
         default_root_dir=run.dir,
+        checkpoint_dir=checkpoints,
     )
-    trainer.fit(module, train_dataloaders=loader(shuffle=sft.shuffle))
+    resume = last_checkpoint(checkpoints)
+    trainer.fit(module, train_dataloaders=loader(shuffle=sft.shuffle), ckpt_path=resume)
     finish(logger)
     metrics = {
         "train_examples": examples,
         "train_rows": len(rows),
         "rejected_examples": len(rejected),
-        "steps": len(history.losses),
+        "steps": trainer.global_step,
+        "resumed_from_step": module.start_step,
         "loss_first": history.losses[0] if history.losses else float("nan"),
         "loss_last": history.losses[-1] if history.losses else float("nan"),
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -147,5 +155,6 @@ def fit_sft(
     if export_dir is not None:
         export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
         run.add_artifact("model", export_dir)
+        finish_checkpoints(trainer, checkpoints)
     run.log_metrics(metrics)
     return metrics
