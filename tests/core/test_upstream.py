@@ -51,7 +51,7 @@ def test_missing_upstream_names_the_right_command(tmp_path) -> None:
         FileNotFoundError, match=r"`cycle build_data data=research14k experiment=researcher_12b`"
     ):
         run_stage(
-            "train_researcher",
+            "generate",
             [f"paths.root_dir={tmp_path}", "experiment=researcher_12b"],
             run_dir=tmp_path / "b",
         )

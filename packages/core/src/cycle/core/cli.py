@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from omegaconf import DictConfig
 
     from cycle.core.config import find_config_dir, register_all_schemas
+    from cycle.core.preflight import ConfigError
     from cycle.core.stages import discover_stages, execute
 
     if stage not in discover_stages():
@@ -64,7 +65,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     def task(cfg: DictConfig) -> float | None:
         _set_rank_command(launcher_argv0, stage)
-        result = execute(stage, cfg, HydraConfig.get().runtime.output_dir)
+        try:
+            result = execute(stage, cfg, HydraConfig.get().runtime.output_dir)
+        except (ConfigError, FileNotFoundError) as err:  # user-fixable: one line, no traceback
+            sys.stderr.write(f"cycle {stage}: {str(err).strip().splitlines()[0]}\n")
+            raise SystemExit(1) from None
         objective = cfg.get("objective")
         return float(result[objective]) if objective and objective in result else None
 

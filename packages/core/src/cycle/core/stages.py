@@ -15,6 +15,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from cycle.core.distributed import rank_label
+from cycle.core.preflight import preflight
 from cycle.core.runs import Run, mark_failed, seed_everything
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     again: its recorded metrics are returned.
     """
     fn = load_stage(stage)
+    preflight(cfg)  # choices and hardware, before any run directory, data or model
     run = Run.open(run_dir, stage, cfg)
     if cfg.get("resume", False) and run.complete:
         log.info("%s: already complete in %s, skipping (resume=false reruns it)", stage, run.dir)
