@@ -79,3 +79,15 @@ def test_build_data_with_overrides_chains_into_every_downstream_stage(tmp_path) 
     trained = next((tmp_path / "runs" / "train_researcher" / "tiny").glob("*/model"))
     for stage in ("rlloop", "simpo", "generate"):
         assert Path(compose_stage(stage, common).policy) == trained.absolute(), stage
+
+
+def test_generate_samples_the_rl_policy_of_its_experiment(tmp_path) -> None:
+    """`cycle generate experiment=cycle_12b` samples rlloop's final policy once it exists,
+    the SFT policy of researcher_12b before that."""
+    common = [f"paths.root_dir={tmp_path}", "experiment=cycle_12b"]
+    sft = Path(compose_stage("generate", common).policy)
+    assert sft.parts[-3:] == ("train_researcher", "researcher_12b", "model")
+    run = tmp_path / "runs" / "rlloop" / "cycle_12b"
+    _manifest(run, "complete", "2026-01-01T00:00:00", final_policy="final_policy")
+    assert Path(compose_stage("generate", common).policy) == (run / "final_policy").absolute()
+    assert Path(compose_stage("rlloop", common).policy) == sft  # P_0 stays the SFT policy
