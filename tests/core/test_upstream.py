@@ -32,6 +32,13 @@ def test_latest_complete_run_wins(tmp_path) -> None:
     assert found == (root / "a=2" / "research14k").absolute()
     assert recorded_artifact(tmp_path, "build_data", "x", "review5k") is None
     assert recorded_artifact(tmp_path, "build_data", "y", "research14k") is None
+    # a single job sent through a launcher (-m launcher=slurm) counts; a sweep's trials do not
+    sweeps = tmp_path / "build_data" / "multirun" / "x"
+    _manifest(sweeps / "t1" / "0_", "complete", "2026-01-05T00:00:00", research14k="research14k")
+    _manifest(sweeps / "t2" / "0_a=1", "complete", "2026-01-06T00:00:00", research14k="r")
+    _manifest(sweeps / "t2" / "1_a=2", "complete", "2026-01-06T00:00:00", research14k="r")
+    found = recorded_artifact(tmp_path, "build_data", "x", "research14k")
+    assert found == (sweeps / "t1" / "0_" / "research14k").absolute()
 
 
 def test_hints_name_the_command_to_run() -> None:

@@ -3,7 +3,8 @@
 A stage's input keys (``review5k_dir``, ``research14k_dir``, ``policy``, ...) default to
 ``${cycle.upstream:<runs_dir>,<stage>,<experiment>,<artifact>[,<fallback>]}``: the path that the
 most recently completed run of ``cycle <stage> experiment=<experiment>`` (with any other overrides:
-``runs/<stage>/<experiment>[/<overrides>]``) recorded for ``<artifact>``. So
+``runs/<stage>/<experiment>[/<overrides>]``, or a single job sent through a launcher) recorded
+for ``<artifact>``. So
 ``cycle build_data data=review5k experiment=X`` chains into ``cycle train_reviewer experiment=X``
 although its run directory is named after its overrides. With no such run the key resolves to
 ``<fallback>`` if given, else to the directory a plain ``cycle <stage> experiment=<experiment>``
@@ -31,7 +32,11 @@ def recorded_artifact(
     """The path of ``artifact`` in the latest complete run of ``stage`` for ``experiment``."""
     root = Path(runs_dir) / stage / experiment
     best: tuple[str, Path] | None = None
-    for manifest in [root / MANIFEST, *root.glob(f"*/{MANIFEST}")]:
+    for manifest in [
+        root / MANIFEST,
+        *root.glob(f"*/{MANIFEST}"),
+        *_launched_runs(runs_dir, stage, experiment),
+    ]:
         if ".previous-" in manifest.parent.name or not manifest.is_file():
             continue
         try:
@@ -45,6 +50,17 @@ def recorded_artifact(
         if path.exists() and (best is None or data.get("updated", "") > best[0]):
             best = (data.get("updated", ""), path)
     return Path(os.path.abspath(best[1])) if best else None
+
+
+def _launched_runs(runs_dir: str | os.PathLike, stage: str, experiment: str) -> list[Path]:
+    """Manifests of single-job "sweeps": a run sent through a launcher (``-m launcher=slurm``
+    with no swept key) lands in ``runs/<stage>/multirun/<experiment>/<time>/0_``."""
+    out = []
+    for sweep in (Path(runs_dir) / stage / "multirun" / experiment).glob("*"):
+        trials = list(sweep.glob(f"*/{MANIFEST}"))
+        if len(trials) == 1:
+            out.append(trials[0])
+    return out
 
 
 def upstream_path(
