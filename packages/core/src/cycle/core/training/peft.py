@@ -51,6 +51,8 @@ def estimate_lora_ga_gradients(
     from peft.tuners.lora import preprocess_loraga
 
     cache = Path(cache_file)
+    if torch.cuda.is_available() and model.device.type == "cpu":  # estimate on the accelerator
+        model.to(torch.device("cuda", int(os.environ.get("LOCAL_RANK") or 0)))
 
     def train_step() -> None:
         for batch in batches():

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from cycle.core.chat import Message, tokenize_chat
 from cycle.core.config import to_dataclass
 from cycle.core.io import atomic_write_jsonl
-from cycle.core.models import as_model_config, load_causal_lm
+from cycle.core.models import as_model_config, load_causal_lm, load_tokenizer
 from cycle.core.runs import Run
 from cycle.core.schemas import LoggerConfig, OptimConfig, PeftConfig, TrainerConfig
 from cycle.core.training.export import export_hf
@@ -77,6 +77,11 @@ class LossHistory(L.Callback):
         self.losses.append(float(loss.detach()))
 
 
+def trainable_parameters(model: Any) -> int:
+    """Trainable parameter count (``ds_numel``: a ZeRO-3 shard's full size)."""
+    return sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters() if p.requires_grad)
+
+
 def fit_sft(
     cfg: DictConfig,
     run: Run,
@@ -88,7 +93,7 @@ def fit_sft(
     from cycle.core.tracking import build_logger, finish
 
     model_cfg = as_model_config(cfg.model)
-    model, tokenizer = load_causal_lm(model_cfg)
+    tokenizer = load_tokenizer(model_cfg)
     rows, rejected = encode_conversations(
         tokenizer, conversations, sft.max_length, sft.truncation, int(cfg.seed)
     )
@@ -119,14 +124,17 @@ def fit_sft(
         """LoRA-GA's gradient estimate: the first ``ga_batches`` training batches, in order."""
         return itertools.islice(loader(shuffle=False), peft_cfg.ga_batches)
 
-    model = apply_peft(
-        model,
-        peft_cfg,
-        ga_batches,
-        ga_cache_file=run.path("lora_ga_gradients.pt"),
-        seed=int(cfg.seed),
-    )
-    module = CausalLMModule(model, to_dataclass(cfg.optim, OptimConfig))
+    def build_model() -> Any:
+        """Run by the strategy (CausalLMModule.configure_model): sharded under ZeRO-3."""
+        return apply_peft(
+            load_causal_lm(model_cfg, with_tokenizer=False),
+            peft_cfg,
+            ga_batches,
+            ga_cache_file=run.path("lora_ga_gradients.pt"),
+            seed=int(cfg.seed),
+        )
+
+    module = CausalLMModule(build_model, to_dataclass(cfg.optim, OptimConfig))
     logger = build_logger(
         to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
     )
@@ -150,7 +158,7 @@ def fit_sft(
         "resumed_from_step": module.start_step,
         "loss_first": history.losses[0] if history.losses else float("nan"),
         "loss_last": history.losses[-1] if history.losses else float("nan"),
-        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "trainable_params": trainable_parameters(module.model),
     }
     if export_dir is not None:
         export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
