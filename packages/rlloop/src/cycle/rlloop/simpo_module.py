@@ -167,7 +167,10 @@ def fit_simpo(
             seed=seed,
         )
 
-    module = SimPOModule(build_model, simpo, to_dataclass(cfg.optim, OptimConfig))
+    eager = peft_cfg.method == "lora_ga"  # as in fit_sft: LoRA-GA rewrites unsharded weights
+    module = SimPOModule(
+        build_model() if eager else build_model, simpo, to_dataclass(cfg.optim, OptimConfig)
+    )
     checkpoints = train_dir / "checkpoints"
     trainer = build_trainer(
         to_dataclass(cfg.trainer, TrainerConfig),

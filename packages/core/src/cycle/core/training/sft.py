@@ -134,7 +134,12 @@ def fit_sft(
             seed=int(cfg.seed),
         )
 
-    module = CausalLMModule(build_model, to_dataclass(cfg.optim, OptimConfig))
+    # LoRA-GA's init rewrites whole base weights, which ZeRO-3 would already have sharded: its
+    # model is built here, before the strategy (a host copy per rank), the others by the strategy.
+    eager = peft_cfg.method == "lora_ga"
+    module = CausalLMModule(
+        build_model() if eager else build_model, to_dataclass(cfg.optim, OptimConfig)
+    )
     logger = build_logger(
         to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
     )
