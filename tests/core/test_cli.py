@@ -86,3 +86,10 @@ def test_wandb_runs_carry_group_job_type_and_tags(tmp_path):
     run = logger.experiment
     assert (run.group, run.job_type, list(run.tags)) == ("tiny", "simpo", ["simpo.beta=2.0"])
     finish(logger)
+
+
+def test_stage_help_lists_group_options_without_schemas(capsys):
+    main(["train_lm", "--help"])
+    out = capsys.readouterr().out
+    assert "usage: cycle train_lm" in out and "causal-LM SFT" in out
+    assert "  peft: lora, lora_ga, none\n" in out and "schema" not in out

@@ -26,6 +26,30 @@ def _help() -> str:
     return USAGE + ("\n".join(lines) if lines else "  (none installed)") + "\n"
 
 
+def _stage_help(stage: str) -> str:
+    """``cycle <stage> --help``: the stage config's header and the options of every config group
+    (the files under conf/; the dataclass schemas registered as ``<group>/schema`` are left out)."""
+    from cycle.core.config import find_config_dir
+
+    conf = find_config_dir()
+    header = []
+    for line in (conf / f"{stage}.yaml").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("# ").rstrip() if line.startswith("# ") else line[1:])
+    groups = [
+        f"  {d.name}: {', '.join(sorted(p.stem for p in d.glob('*.yaml')))}"
+        for d in sorted(p for p in conf.iterdir() if p.is_dir())
+    ]
+    return (
+        f"usage: cycle {stage} [group=option] [key=value ...] [-m] [--cfg job [--resolve]]\n\n"
+        + "\n".join(header)
+        + "\n\nconfig groups (group=option):\n"
+        + "\n".join(groups)
+        + f"\n\nconfig tree: {conf}; the composed config: cycle {stage} --cfg job\n"
+    )
+
+
 def _set_rank_command(argv0: str, stage: str) -> None:
     """Make Lightning's launcher re-execute this job, and only it, for ranks >= 1.
 
@@ -61,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if stage not in discover_stages():
         sys.stderr.write(f"cycle: unknown stage '{stage}'\n\n" + _help())
         raise SystemExit(2)
+    if "--help" in rest or "-h" in rest:
+        sys.stdout.write(_stage_help(stage))
+        return
     register_all_schemas()
 
     def task(cfg: DictConfig) -> float | None:
