@@ -68,9 +68,28 @@ def test_multirun_runs_one_job_per_value(tmp_path):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    sweep = tmp_path / "runs" / "sample" / "multirun" / "default"
+    (sweep,) = (tmp_path / "runs" / "sample" / "multirun" / "default").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    assert len(jobs) == 2 and all("sampling.temperature=" in j for j in jobs)
+    assert jobs == ["0_sampling.temperature=0.4", "1_sampling.temperature=0.8"]
+    assert "| sampling.temperature | status |" in (sweep / "comparison.md").read_text()
     for job in jobs:
         assert (sweep / job / "samples.jsonl").read_text().count("\n") == 1
         assert '"status": "complete"' in (sweep / job / "manifest.json").read_text()
+
+
+def test_wandb_runs_carry_group_job_type_and_tags(tmp_path):
+    from cycle.core.schemas import LoggerConfig
+    from cycle.core.tracking import build_logger, finish
+
+    cfg = LoggerConfig(group="tiny", job_type="simpo", run_name="simpo/x", tags=["simpo.beta=2.0"])
+    logger = build_logger(cfg, tmp_path)
+    run = logger.experiment
+    assert (run.group, run.job_type, list(run.tags)) == ("tiny", "simpo", ["simpo.beta=2.0"])
+    finish(logger)
+
+
+def test_stage_help_lists_group_options_without_schemas(capsys):
+    main(["train_lm", "--help"])
+    out = capsys.readouterr().out
+    assert "usage: cycle train_lm" in out and "causal-LM SFT" in out
+    assert "  peft: lora, lora_ga, none\n" in out and "schema" not in out

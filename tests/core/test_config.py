@@ -131,3 +131,11 @@ def test_deepspeed_presets_construct_their_strategy_on_cpu(preset, stage, offloa
     assert zero["stage"] == stage
     assert ("offload_optimizer" in zero) is offload
     assert ("offload_param" in zero) is offload
+
+
+def test_seed_is_part_of_the_run_directory(tmp_path):
+    """`seed=1` gets its own run directory instead of displacing the seed=0 run."""
+    common = ["data_files=[x]", f"paths.root_dir={tmp_path}"]
+    first = compose_stage("train_lm", common).hydra.run.dir
+    other = compose_stage("train_lm", [*common, "seed=1"]).hydra.run.dir
+    assert other != first and other.endswith(",seed=1")

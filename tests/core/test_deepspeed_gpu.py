@@ -67,3 +67,34 @@ def test_deepspeed_fit_lowers_the_loss_and_exports_whole_weights(
     # ZeRO-3 partitions the weights: an export that did not gather them writes empty tensors
     assert all(state[k].shape == v.shape for k, v in base.items())
     assert any(not torch.equal(state[k].float(), v.float()) for k, v in base.items())
+
+
+def test_zero3_builds_the_model_partitioned_inside_the_strategy(tmp_path, tiny_model_cfg):
+    """configure_model runs under deepspeed.zero.Init: the weights exist only as ZeRO-3 shards."""
+    import lightning as L
+
+    from cycle.core.schemas import OptimConfig, TrainerConfig
+    from cycle.core.training.lm_module import CausalLMModule
+    from cycle.core.training.trainer import build_trainer
+
+    seen = {}
+
+    class Probe(L.Callback):
+        def on_fit_start(self, trainer, module):
+            params = list(module.model.parameters())
+            seen["partitioned"] = all(hasattr(p, "ds_id") for p in params)
+            seen["local"] = sum(p.numel() for p in params)
+            seen["full"] = sum(p.ds_numel for p in params)
+
+    cfg = TrainerConfig(
+        name="zero3", accelerator="gpu", devices=1, precision="bf16-mixed", max_steps=1,
+        deepspeed={"stage": 3, "offload_optimizer": False, "offload_parameters": False},
+    )  # fmt: skip
+    module = CausalLMModule(
+        lambda: load_causal_lm(tiny_model_cfg, with_tokenizer=False), OptimConfig()
+    )
+    assert module.model is None
+    row = {k: torch.ones(8, dtype=torch.long) for k in ("input_ids", "attention_mask", "labels")}
+    batches = torch.utils.data.DataLoader([row], batch_size=1)
+    build_trainer(cfg, callbacks=[Probe()]).fit(module, train_dataloaders=batches)
+    assert seen["partitioned"] and seen["local"] == 0 < seen["full"]

@@ -214,3 +214,27 @@ def test_a_completed_stage_is_skipped_on_rerun_with_the_same_config(tmp_path):
         "sample", [*args, "sampling.max_new_tokens=3"], run_dir=tmp_path / "run"
     )  # config changed
     assert (tmp_path / "run" / "samples.jsonl").read_text() != ""
+
+
+def test_the_model_is_built_by_the_strategy(tmp_path, tiny_model_cfg):
+    """CausalLMModule given a factory builds the model in configure_model (Lightning runs it in
+    the strategy's sharded context: deepspeed.zero.Init under ZeRO-3; see test_deepspeed_gpu)."""
+    import lightning as L
+
+    from cycle.core.schemas import TrainerConfig
+    from cycle.core.training.lm_module import CausalLMModule
+    from cycle.core.training.trainer import build_trainer
+
+    built = []
+
+    def factory():
+        built.append(L.pytorch.utilities.rank_zero_only.rank)
+        return load_causal_lm(tiny_model_cfg, with_tokenizer=False)
+
+    module = CausalLMModule(factory, OptimConfig())
+    assert module.model is None and built == []
+    row = {k: torch.ones(8, dtype=torch.long) for k in ("input_ids", "attention_mask", "labels")}
+    batches = torch.utils.data.DataLoader([row], batch_size=1)
+    trainer = build_trainer(TrainerConfig(max_steps=1, enable_progress_bar=False))
+    trainer.fit(module, train_dataloaders=batches)
+    assert built == [0] and module.model is not None and trainer.global_step == 1

@@ -6,6 +6,7 @@ its text, so every round has distinct rewards and real pairs without training a 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from pathlib import Path
@@ -173,6 +174,11 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
     assert (clean_dir / "report.md").read_text().count("| P_") == 3  # P_0 (SFT), P_1, P_2
     assert (clean_dir / "rounds.png").stat().st_size > 0
     assert (clean_dir / "final_policy").resolve() == (clean_dir / "round_1" / "policy").resolve()
+    # each round's own numbers are logged at its step (not P_0's empty placeholder row)
+    logged = list(csv.DictReader((clean_dir / "csv" / "metrics.csv").open()))
+    rounds = [r for r in logged if r.get("round")]
+    assert [(int(float(r["step"])), int(float(r["round"]))) for r in rounds] == [(1, 0), (2, 1)]
+    assert all(float(r["pairs"]) >= 1 and r["sample/mean_score"] for r in rounds)
 
     run_dir = tmp_path / "interrupted"
     # 1. Killed after sampling round 0, while reviewing (after one appended review batch).

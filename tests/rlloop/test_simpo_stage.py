@@ -166,7 +166,48 @@ def test_tiny_grid_runs_two_trials_with_multirun(root, tmp_path) -> None:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     trials = sorted(
-        (root / "runs" / "simpo" / "multirun" / "tiny").glob("*/policy/model.safetensors")
+        (root / "runs" / "simpo" / "multirun" / "tiny").glob("*/*/policy/model.safetensors")
     )
     betas = [OmegaConf.load(p.parent.parent / "config.yaml").simpo.beta for p in trials]
     assert betas == [1.0, 2.5]
+    assert [p.parent.parent.name for p in trials] == ["0_simpo.beta=1.0", "1_simpo.beta=2.5"]
+
+
+def test_optuna_sweeps_run_trials_and_compare_them_without_overwriting(root, tmp_path) -> None:
+    """`-m sweep=simpo_optuna` on the tiny config: 2 trials, a comparison table; a second
+    sweep gets its own folder; each trial is named and tagged by its swept values."""
+    import csv
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "cycle.core.cli",
+        "simpo",
+        "-m",
+        "sweep=simpo_optuna",
+        "hydra.sweeper.n_trials=2",
+        *(
+            o
+            for o in _overrides(root, "objective=rewards_accuracy_mean", "trainer.max_steps=1")
+            if o != "logger=csv"
+        ),  # W&B (offline): tags and job type
+        f"paths.runs_dir={tmp_path / 'runs'}",
+        f"policy={root / 'runs' / 'train_researcher' / 'tiny' / 'model'}",
+    ]
+    for _ in range(2):
+        out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+    sweeps = sorted((tmp_path / "runs" / "simpo" / "multirun" / "tiny").iterdir())
+    assert len(sweeps) == 2
+    for sweep in sweeps:
+        rows = list(csv.DictReader((sweep / "comparison.csv").open()))
+        assert len(rows) == 2 and {r["status"] for r in rows} == {"complete"}
+        for row in rows:
+            values = [f"{k}={row[k]}" for k in ("simpo.beta", "simpo.gamma", "simpo.lam")]
+            assert row["trial"].endswith(",".join(values))
+            assert 0.0 <= float(row["rewards_accuracy_mean"]) <= 1.0 and row["loss_last"]
+            cfg = OmegaConf.load(sweep / row["trial"] / "config.yaml")
+            assert list(cfg.logger.tags) == values
+            assert cfg.logger.job_type == "simpo" and cfg.logger.group == "tiny"
+        table = (sweep / "comparison.md").read_text()
+        assert "| simpo.beta | simpo.gamma | simpo.lam | status | rewards_accuracy_mean |" in table

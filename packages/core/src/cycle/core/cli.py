@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +26,47 @@ def _help() -> str:
     return USAGE + ("\n".join(lines) if lines else "  (none installed)") + "\n"
 
 
+def _stage_help(stage: str) -> str:
+    """``cycle <stage> --help``: the stage config's header and the options of every config group
+    (the files under conf/; the dataclass schemas registered as ``<group>/schema`` are left out)."""
+    from cycle.core.config import find_config_dir
+
+    conf = find_config_dir()
+    header = []
+    for line in (conf / f"{stage}.yaml").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("# ").rstrip() if line.startswith("# ") else line[1:])
+    groups = [
+        f"  {d.name}: {', '.join(sorted(p.stem for p in d.glob('*.yaml')))}"
+        for d in sorted(p for p in conf.iterdir() if p.is_dir())
+    ]
+    return (
+        f"usage: cycle {stage} [group=option] [key=value ...] [-m] [--cfg job [--resolve]]\n\n"
+        + "\n".join(header)
+        + "\n\nconfig groups (group=option):\n"
+        + "\n".join(groups)
+        + f"\n\nconfig tree: {conf}; the composed config: cycle {stage} --cfg job\n"
+    )
+
+
+def _set_rank_command(argv0: str, stage: str) -> None:
+    """Make Lightning's launcher re-execute this job, and only it, for ranks >= 1.
+
+    Lightning starts each extra rank as ``python -m <__main__'s module> sys.argv[1:]`` (or
+    ``python sys.argv[0] sys.argv[1:]`` for a console script) plus ``hydra.run.dir=<run.dir>``:
+    so argv becomes ``<the cycle script> <stage> <this job's overrides>`` (a multirun trial's own
+    values, without ``-m``) and ``run.dir`` the job's output directory, where rank 0 writes.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict, read_write
+
+    hydra_cfg = HydraConfig.get()
+    sys.argv = [argv0, stage, *hydra_cfg.overrides.task]
+    with read_write(hydra_cfg), open_dict(hydra_cfg):
+        hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -37,19 +79,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     from omegaconf import DictConfig
 
     from cycle.core.config import find_config_dir, register_all_schemas
+    from cycle.core.preflight import ConfigError
     from cycle.core.stages import discover_stages, execute
 
     if stage not in discover_stages():
         sys.stderr.write(f"cycle: unknown stage '{stage}'\n\n" + _help())
         raise SystemExit(2)
+    if "--help" in rest or "-h" in rest:
+        sys.stdout.write(_stage_help(stage))
+        return
     register_all_schemas()
 
     def task(cfg: DictConfig) -> float | None:
-        result = execute(stage, cfg, HydraConfig.get().runtime.output_dir)
+        _set_rank_command(launcher_argv0, stage)
+        try:
+            result = execute(stage, cfg, HydraConfig.get().runtime.output_dir)
+        except (ConfigError, FileNotFoundError) as err:  # user-fixable: one line, no traceback
+            sys.stderr.write(f"cycle {stage}: {str(err).strip().splitlines()[0]}\n")
+            raise SystemExit(1) from None
         objective = cfg.get("objective")
         return float(result[objective]) if objective and objective in result else None
 
-    sys.argv = [f"cycle {stage}", *rest]
+    if "-m" in rest or "--multirun" in rest:  # trials learn which keys are swept (names, tags)
+        from cycle.core.sweeps import SWEPT_ENV, command_line_swept_keys
+
+        os.environ[SWEPT_ENV] = ",".join(command_line_swept_keys(rest))
+    launcher_argv0 = sys.argv[0]
+    sys.argv = [f"cycle {stage}", *rest]  # what Hydra parses and shows in its --help
     hydra.main(version_base="1.3", config_path=str(find_config_dir()), config_name=stage)(task)()
 
 

@@ -14,8 +14,14 @@ CONFIG_ENV = "CYCLE_CONFIG_DIR"
 SCHEMA_GROUP = "cycle.schemas"
 
 
+# The config tree shipped with cycle-core: a link to the checkout's conf/ in the source tree,
+# whose files a wheel (a non-editable install) packs as cycle/core/conf.
+PACKAGED_CONFIG = Path(__file__).resolve().parent / "conf"
+
+
 def find_config_dir() -> Path:
-    """``$CYCLE_CONFIG_DIR``, else a ``conf/`` above the working directory, else the checkout's."""
+    """``$CYCLE_CONFIG_DIR``, else a ``conf/`` above the working directory, else the tree
+    installed with cycle-core (the checkout's in an editable install)."""
     if env := os.environ.get(CONFIG_ENV):
         path = Path(env).expanduser().resolve()
         if not (path / "base.yaml").is_file():
@@ -24,9 +30,8 @@ def find_config_dir() -> Path:
     for parent in [Path.cwd(), *Path.cwd().parents]:
         if (parent / "conf" / "base.yaml").is_file():
             return parent / "conf"
-    checkout = Path(__file__).resolve().parents[5] / "conf"
-    if (checkout / "base.yaml").is_file():
-        return checkout
+    if (PACKAGED_CONFIG / "base.yaml").is_file():
+        return PACKAGED_CONFIG
     raise FileNotFoundError(
         f"no cycle config tree found: run from the repository, or set {CONFIG_ENV}=/path/to/conf"
     )
@@ -54,6 +59,15 @@ def register_resolvers() -> None:
         )
     if not OmegaConf.has_resolver("cycle.join"):
         OmegaConf.register_new_resolver("cycle.join", _join_name)
+    if not OmegaConf.has_resolver("cycle.trial"):
+        from cycle.core.sweeps import trial_name, trial_tags
+
+        OmegaConf.register_new_resolver("cycle.trial", trial_name)
+        OmegaConf.register_new_resolver("cycle.sweep_tags", trial_tags)
+    if not OmegaConf.has_resolver("cycle.upstream"):
+        from cycle.core.upstream import upstream_path
+
+        OmegaConf.register_new_resolver("cycle.upstream", upstream_path)
 
 
 def register_all_schemas() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from cycle.core.io import atomic_dir
+from cycle.core.preflight import ConfigError
 from cycle.core.schemas import ModelConfig, TinyModelConfig
 
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|im_start|>", "<|im_end|>"]
@@ -23,7 +24,7 @@ PRE_TOKENIZER_PATTERN = (
 )
 
 
-class ModelNotAvailableError(RuntimeError):
+class ModelNotAvailableError(ConfigError):
     """A hub id is not in the local cache and downloading is off."""
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from cycle.core.distributed import is_rank_zero
 from cycle.core.io import (
     atomic_write_json,
     atomic_write_text,
@@ -139,7 +140,10 @@ class Run:
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
-    status: str = "running"  # running | complete (set by the stage runner when the stage returns)
+    status: str = "running"  # running | complete | failed (set by the stage runner)
+    # Only global rank 0 writes the run directory; the other ranks of a multi-process job read it.
+    writer: bool = field(default_factory=is_rank_zero)
+    error: str | None = None  # the one-line reason of a failed run
     _verified: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
@@ -151,7 +155,8 @@ class Run:
         ``<dir>.previous-<its config hash>`` (kept, never resumed from) and the run starts afresh.
         The directory is locked to this process (``RunLocked`` if another run owns it)."""
         run_dir = Path(run_dir)
-        if lock_run_dir(run_dir) and run_dir.is_dir():
+        # Ranks > 0 only read the directory: the lock and the clean-up are rank 0's.
+        if is_rank_zero() and lock_run_dir(run_dir) and run_dir.is_dir():
             remove_temp_leftovers(run_dir)
         if isinstance(
             cfg, DictConfig
@@ -165,13 +170,15 @@ class Run:
         manifest = run_dir / MANIFEST
         if manifest.exists():
             old = json.loads(manifest.read_text())
-            if cfg is not None and old.get("config_sha256") != run.config_sha256:
+            if run.writer and cfg is not None and old.get("config_sha256") != run.config_sha256:
                 _move_aside(run_dir, str(old.get("config_sha256")))
             else:
                 run.artifacts = old.get("artifacts", {})
                 run.metrics = old.get("metrics", {})
                 run.rejected = old.get("rejected", {})
                 run.status = old.get("status", "running")
+        if not run.writer:
+            return run
         run_dir.mkdir(parents=True, exist_ok=True)
         if cfg is not None:
             atomic_write_text(
@@ -201,6 +208,8 @@ class Run:
 
     def mark(self, status: str) -> None:
         self.status = status
+        if status != "failed":
+            self.error = None
         self.write_manifest()
 
     def path(self, *parts: str) -> Path:
@@ -224,6 +233,8 @@ class Run:
         return (self.dir / entry["path"]).exists()
 
     def add_artifact(self, name: str, path: str | os.PathLike, **meta: Any) -> None:
+        if not self.writer:
+            return
         path = Path(path)
         rel = os.path.relpath(path, self.dir)
         self.artifacts[name] = {"path": rel, "sha256": sha256_path(path), **meta}
@@ -239,6 +250,8 @@ class Run:
         self.write_manifest()
 
     def write_manifest(self) -> None:
+        if not self.writer:
+            return
         atomic_write_json(
             self.dir / MANIFEST,
             {
@@ -251,5 +264,21 @@ class Run:
                 "artifacts": self.artifacts,
                 "metrics": self.metrics,
                 "rejected": self.rejected,
+                **({"error": self.error} if self.error else {}),
             },
         )
+
+
+def one_line_reason(err: BaseException) -> str:
+    """An exception as one line: its type and first message line (``interrupted`` for ^C)."""
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted"
+    first = next((line for line in str(err).splitlines() if line.strip()), "")
+    return f"{type(err).__name__}: {first}".rstrip(": ")
+
+
+def mark_failed(run: Run, err: BaseException) -> None:
+    """Record a stage that raised: ``status: failed`` and the one-line reason in the manifest.
+    A rerun of the same command resumes it (its checkpoints and finished artifacts are kept)."""
+    run.error = one_line_reason(err)
+    run.mark("failed")

@@ -105,7 +105,9 @@ class TrainerConfig:
     gradient_clip_val: float | None = 1.0
     log_every_n_steps: int = 1
     val_check_interval: float | None = None
-    enable_checkpointing: bool = False
+    # Save <run>/checkpoints/last.ckpt (weights, optimizer, data position) every N optimizer
+    # steps and at each epoch end; a rerun of the same command resumes from it (0 = never).
+    checkpoint_every_n_steps: int = 0
     enable_progress_bar: bool = True
     deterministic: bool = False
     deepspeed: DeepSpeedConfig | None = None
@@ -129,9 +131,9 @@ class LoggerConfig:
     entity: str | None = None
     mode: str = "offline"  # offline | online | disabled
     group: str | None = None
+    job_type: str | None = None
     run_name: str | None = None
     tags: list[str] = field(default_factory=list)
-    save_dir: str = "."
 
 
 @dataclass

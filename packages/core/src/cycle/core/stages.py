@@ -14,7 +14,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from cycle.core.runs import Run, seed_everything
+from cycle.core.distributed import rank_label
+from cycle.core.preflight import preflight
+from cycle.core.runs import Run, mark_failed, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     returned. The run directory is locked while the stage runs.
     """
     fn = load_stage(stage)
+    preflight(cfg)  # choices and hardware, before any run directory, data or model
     run = Run.open(run_dir, stage, cfg)
     try:
         if cfg.get("resume", False) and run.complete:
@@ -53,9 +56,14 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
             log.warning("%s: %s changed since the run completed: running it again", stage, broken)
         run.mark("running")
         seed_everything(int(cfg.get("seed", 0)))
-        result = fn(cfg, run) or {}
+        try:
+            result = fn(cfg, run) or {}
+        except BaseException as err:  # KeyboardInterrupt / SystemExit too: the run did not finish
+            mark_failed(run, err)
+            raise
         run.log_metrics({k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))})
         run.mark("complete")
+        log.info("%s: finished on %s", stage, rank_label())
         return result
     finally:
         run.close()

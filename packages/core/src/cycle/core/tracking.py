@@ -30,6 +30,7 @@ def build_logger(
         project=cfg.project,
         entity=cfg.entity,
         group=cfg.group,
+        job_type=cfg.job_type,
         name=cfg.run_name,
         tags=list(cfg.tags),
         save_dir=str(save_dir),
@@ -41,7 +42,10 @@ def build_logger(
 
 
 def finish(logger: Any) -> None:
-    """Close a W&B run so its offline files are complete (no-op for other loggers)."""
+    """Write what a logger buffered (a CSV logger used outside a Trainer writes nothing until
+    then) and close a W&B run so its offline files are complete."""
+    if hasattr(logger, "finalize"):
+        logger.finalize("success")
     experiment = getattr(logger, "experiment", None)
     if experiment is not None and hasattr(experiment, "finish"):
         experiment.finish()

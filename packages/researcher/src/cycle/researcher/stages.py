@@ -19,6 +19,7 @@ from cycle.core.io import (
     read_jsonl,
 )
 from cycle.core.runs import Run
+from cycle.core.upstream import build_data_command, stage_command
 from cycle.data.released import research14k_references
 from cycle.researcher.data import load_research14k, sft_conversations
 from cycle.researcher.export import to_markdown, to_tex
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def _build_data_command(cfg: DictConfig) -> str:
-    return f"cycle build_data experiment={cfg.experiment_name}"
+    return build_data_command(cfg.upstream.build_data, "research14k")
 
 
 def train_researcher(cfg: DictConfig, run: Run) -> dict[str, Any]:
@@ -72,9 +73,9 @@ def _policy_model(cfg: DictConfig) -> DictConfig:
         return model
     base = model.name_or_path or f"the untrained base model '{model.name}' (random weights)"
     log.warning(
-        "generate: no trained policy at %s (run `cycle train_researcher experiment=%s`); using %s",
+        "generate: no trained policy at %s (run `%s`); using %s",
         policy,
-        cfg.experiment_name,
+        stage_command("train_researcher", cfg.upstream.train_researcher),
         base,
     )
     return model

@@ -11,13 +11,14 @@ from omegaconf import DictConfig
 from cycle.core.config import to_dataclass
 from cycle.core.io import atomic_write_jsonl
 from cycle.core.runs import Run
+from cycle.core.upstream import build_data_command, stage_command
 from cycle.reviewer.schemas import ReviewerConfig
 
 log = logging.getLogger(__name__)
 
 
 def _build_data_command(cfg: DictConfig) -> str:
-    return f"cycle build_data experiment={cfg.experiment_name}"
+    return build_data_command(cfg.upstream.build_data, "review5k")
 
 
 def _write_rejected(run: Run, rejected: list[dict[str, Any]]) -> None:
@@ -88,7 +89,8 @@ def _reviewer_for(cfg: DictConfig, name: str, spec: DictConfig) -> Any:
     if path and str(path).startswith(str(cfg.paths.runs_dir)) and not Path(path).is_dir():
         stage = Path(path).relative_to(cfg.paths.runs_dir).parts[0]
         raise FileNotFoundError(
-            f"reviewer '{name}': no model at {path}; run `cycle {stage} experiment={cfg.experiment_name}` first"
+            f"reviewer '{name}': no model at {path}; run "
+            f"`{stage_command(stage, cfg.upstream.get(stage, cfg.experiment_name))}` first"
         )
     factory = (lambda: instantiate(spec.generator)) if spec.get("generator") is not None else None
     return build_reviewer(

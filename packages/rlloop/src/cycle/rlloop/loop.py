@@ -35,6 +35,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from cycle.core.distributed import is_rank_zero
 from cycle.core.io import (
     append_jsonl,
     atomic_dir,
@@ -82,7 +83,12 @@ def read_marker(step_dir: Path, step: str) -> dict[str, Any] | None:
 
 
 def _command(stage: str, cfg: DictConfig) -> str:
-    return f"cycle {stage} experiment={cfg.experiment_name}"
+    """The command that makes this run's ``stage`` input (for missing-input errors)."""
+    from cycle.core.upstream import build_data_command, stage_command
+
+    if stage == "build_data":
+        return build_data_command(cfg.upstream.build_data, "research14k")
+    return stage_command(stage, cfg.upstream[stage])
 
 
 def load_prompts(
@@ -502,7 +508,8 @@ def run_step_here(cfg: DictConfig, run_dir: Path, step: str, t: int | None) -> d
         return done
     seed_everything(int(cfg.seed) + (t or 0))
     result = STEP_FUNCTIONS[step](cfg, run_dir, t)
-    atomic_write_json(marker(d, step), result)
+    if is_rank_zero():  # the other ranks of a multi-process train step only train
+        atomic_write_json(marker(d, step), result)
     return result
 
 

@@ -145,6 +145,8 @@ def pipeline(cfg: DictConfig, run: Run) -> dict[str, Any]:
     log_dir.mkdir(exist_ok=True)
     for name, step in steps.items():
         run_dir = Path(cfg.paths.runs_dir) / step.stage / cfg.experiment_name
+        if int(cfg.seed) != 0:  # as `cycle <stage> seed=N` names its run directory
+            run_dir = run_dir / f"seed={cfg.seed}"
         overrides = [*common, *OmegaConf.to_container(step.overrides, resolve=True)]
         results[name] = {
             "stage": step.stage,

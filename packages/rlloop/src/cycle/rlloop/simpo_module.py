@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
@@ -47,7 +47,12 @@ SUMMARY_KEYS = (
 class SimPOModule(CausalLMModule):
     """The causal-LM module (optimizer, scheduler, train mode) with the SimPO + NLL step."""
 
-    def __init__(self, model: torch.nn.Module, simpo: SimPOConfig, optim: OptimConfig) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module | Callable[[], torch.nn.Module],
+        simpo: SimPOConfig,
+        optim: OptimConfig,
+    ) -> None:
         super().__init__(model, optim)
         self.simpo = simpo
         self.history: list[dict[str, float]] = []  # every step's metrics (this rank)
@@ -112,20 +117,26 @@ def fit_simpo(
     returned with their reason; at least one trainable pair is required.
     """
     import lightning as L
-    from torch.utils.data import DataLoader
 
-    from cycle.core.models import as_model_config, load_causal_lm
+    from cycle.core.models import as_model_config, load_causal_lm, load_tokenizer
     from cycle.core.schemas import PeftConfig, TrainerConfig
     from cycle.core.training.export import export_hf
     from cycle.core.training.peft import apply_peft
-    from cycle.core.training.trainer import build_trainer
+    from cycle.core.training.sft import trainable_parameters
+    from cycle.core.training.trainer import (
+        build_trainer,
+        finish_checkpoints,
+        last_checkpoint,
+        resumable_loader,
+    )
 
     seed = int(cfg.seed)
     L.seed_everything(seed, workers=True, verbose=False)
     train_dir = Path(train_dir)
     simpo = to_dataclass(cfg.simpo, SimPOConfig)
     train = to_dataclass(cfg.train, PreferenceTrainConfig)
-    model, tokenizer = load_causal_lm(as_model_config(policy_model_config(cfg, policy)))
+    model_cfg = as_model_config(policy_model_config(cfg, policy))
+    tokenizer = load_tokenizer(model_cfg)
     kept, dropped = filter_trainable(dataset, tokenizer, train.max_length)
     if len(kept) == 0:
         raise ValueError(
@@ -134,41 +145,52 @@ def fit_simpo(
         )
     collator = PreferenceCollator(tokenizer, train.max_length)
 
-    def loader(shuffle: bool) -> DataLoader:
-        return DataLoader(
+    def loader(shuffle: bool) -> Any:
+        return resumable_loader(
             kept,
+            shuffle,
+            seed,
             batch_size=train.batch_size,
-            shuffle=shuffle,
             num_workers=train.num_workers,
             collate_fn=collator,
-            generator=torch.Generator().manual_seed(seed),
         )
 
     peft_cfg = to_dataclass(cfg.peft, PeftConfig) if "peft" in cfg else PeftConfig()
-    model = apply_peft(
-        model,
-        peft_cfg,
-        lambda: (_sft_view(b) for b in itertools.islice(loader(False), peft_cfg.ga_batches)),
-        ga_cache_file=train_dir / "lora_ga_gradients.pt",
-        seed=seed,
+
+    def build_model() -> Any:
+        """Run by the strategy (CausalLMModule.configure_model): sharded under ZeRO-3."""
+        return apply_peft(
+            load_causal_lm(model_cfg, with_tokenizer=False),
+            peft_cfg,
+            lambda: (_sft_view(b) for b in itertools.islice(loader(False), peft_cfg.ga_batches)),
+            ga_cache_file=train_dir / "lora_ga_gradients.pt",
+            seed=seed,
+        )
+
+    eager = peft_cfg.method == "lora_ga"  # as in fit_sft: LoRA-GA rewrites unsharded weights
+    module = SimPOModule(
+        build_model() if eager else build_model, simpo, to_dataclass(cfg.optim, OptimConfig)
     )
-    module = SimPOModule(model, simpo, to_dataclass(cfg.optim, OptimConfig))
+    checkpoints = train_dir / "checkpoints"
     trainer = build_trainer(
         to_dataclass(cfg.trainer, TrainerConfig),
         logger=logger,
         callbacks=list(callbacks),
         default_root_dir=train_dir,
+        checkpoint_dir=checkpoints,
     )
-    trainer.fit(module, train_dataloaders=loader(train.shuffle))
-    history = module.history
+    resume = last_checkpoint(checkpoints)
+    trainer.fit(module, train_dataloaders=loader(train.shuffle), ckpt_path=resume)
+    history = module.history  # the steps of this fit (after the checkpoint when it resumed)
     metrics: dict[str, Any] = {
         "pairs": len(dataset),
         "pairs_trained": len(kept),
         "pairs_untrainable": len(dropped),
-        "steps": len(history),
+        "steps": trainer.global_step,
+        "resumed_from_step": module.start_step,
         "loss_first": history[0]["loss"] if history else float("nan"),
         "loss_last": history[-1]["loss"] if history else float("nan"),
-        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "trainable_params": trainable_parameters(module.model),
     }
     for key in SUMMARY_KEYS:
         metrics[f"{key.replace('/', '_')}_mean"] = (
@@ -177,6 +199,7 @@ def fit_simpo(
     exported = None
     if export_dir is not None:  # every rank: ZeRO-3 gathers the weights collectively
         exported = export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
+        finish_checkpoints(trainer, checkpoints)
     return SimPOResult(metrics, dropped, exported)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from cycle.core.runs import Run
+from cycle.core.upstream import stage_command
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,11 @@ def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
         return dict(run.metrics)
     if not (Path(cfg.policy) / "config.json").is_file():
         raise FileNotFoundError(
-            f"no policy at {cfg.policy}: run `cycle train_researcher experiment={cfg.experiment_name}` "
+            f"no policy at {cfg.policy}: run "
+            f"`{stage_command('train_researcher', cfg.upstream.train_researcher)}` "
             "first (or set policy=<HF folder>)"
         )
-    pairs = load_pairs(cfg.pairs, f"cycle rlloop experiment={cfg.experiment_name}")
+    pairs = load_pairs(cfg.pairs, stage_command("rlloop", cfg.upstream.rlloop))
     logger = _logger(cfg, run)
     try:
         result = fit_simpo(
@@ -115,7 +117,7 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
         metrics = json.loads((run.dir / f"round_{t}" / "metrics.json").read_text())
         per_round.append(metrics)
         _register_round(run, t)
-        row = policy_rows(None, [metrics])[0]
+        row = policy_rows(None, [metrics])[-1]  # [0] is P_0's (empty) placeholder row
         logger.log_metrics(
             {k: v for k, v in row.items() if isinstance(v, (int, float))}, step=t + 1
         )
@@ -160,6 +162,7 @@ def _link_final_policy(run: Run, policy: str) -> None:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(os.path.abspath(policy), target_is_directory=True)
     os.replace(tmp, link)
+    run.add_artifact("final_policy", link)  # what `cycle generate` of this experiment samples
     run.log_metrics({"final_policy": os.path.abspath(policy)})
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from cycle.core.distributed import is_rank_zero, rank_label
 from cycle.core.schemas import PeftConfig
 
 
@@ -38,10 +39,6 @@ def lora_config(cfg: PeftConfig) -> Any:
     return LoraConfig(**kwargs)
 
 
-def _rank() -> int:
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
-
-
 def estimate_lora_ga_gradients(
     model: Any,
     config: Any,
@@ -54,6 +51,8 @@ def estimate_lora_ga_gradients(
     from peft.tuners.lora import preprocess_loraga
 
     cache = Path(cache_file)
+    if torch.cuda.is_available() and model.device.type == "cpu":  # estimate on the accelerator
+        model.to(torch.device("cuda", int(os.environ.get("LOCAL_RANK") or 0)))
 
     def train_step() -> None:
         for batch in batches():
@@ -66,7 +65,7 @@ def estimate_lora_ga_gradients(
             out.loss.backward()
 
     if not cache.exists():
-        if _rank() == 0:
+        if is_rank_zero():
             tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
             cache.parent.mkdir(parents=True, exist_ok=True)
             preprocess_loraga(model, config, train_step, cache_file=str(tmp))
@@ -76,7 +75,7 @@ def estimate_lora_ga_gradients(
         while not cache.exists():
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"rank {_rank()}: LoRA-GA cache {cache} did not appear in {timeout_s}s"
+                    f"{rank_label()}: LoRA-GA cache {cache} did not appear in {timeout_s}s"
                 )
             time.sleep(2.0)
     preprocess_loraga(model, config, train_step, cache_file=str(cache))
