@@ -64,7 +64,8 @@ def test_missing_upstream_names_the_right_command(tmp_path) -> None:
         )
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["status"] == "failed"
-    assert manifest["error"].startswith("FileNotFoundError: no Research-14K dataset at ")
+    assert manifest["error"].startswith("FileNotFoundError: no dataset at ")
+    assert "\n" not in manifest["error"]
 
 
 def test_build_data_with_overrides_chains_into_every_downstream_stage(tmp_path) -> None:
