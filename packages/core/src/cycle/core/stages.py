@@ -45,6 +45,10 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         log.info("%s: already complete in %s, skipping (resume=false reruns it)", stage, run.dir)
         return dict(run.metrics)
     run.mark("running")
+    if cfg.get("threads") is not None:
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
     seed_everything(int(cfg.get("seed", 0)))
     result = fn(cfg, run) or {}
     run.log_metrics({k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))})

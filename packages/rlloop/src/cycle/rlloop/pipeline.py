@@ -43,6 +43,8 @@ def _common_overrides(cfg: DictConfig) -> list[str]:
         out.append(f"logger.mode={cfg.logger.mode}")
     if cfg.experiment_name != "default":
         out.append(f"experiment={cfg.experiment_name}")
+    if cfg.get("threads") is not None:
+        out.append(f"threads={cfg.threads}")
     return out
 
 
