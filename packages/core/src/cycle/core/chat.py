@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 Message = dict[str, str]
+GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
 Chat = list[Message]
 PromptLike = str | Sequence[Message]
 
@@ -37,15 +39,16 @@ def tokenize_chat(tokenizer: Any, messages: Sequence[Message]) -> tuple[list[int
     the generation prompt (its role header), up to and including the end-of-turn token.
     """
     messages = list(messages)
-    try:
-        out = tokenizer.apply_chat_template(
-            messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
-        )
-        mask = list(out["assistant_masks"])
-        if any(mask):
-            return list(out["input_ids"]), mask
-    except (ValueError, KeyError, TypeError):
-        pass
+    if GENERATION_MARKER.search(getattr(tokenizer, "chat_template", None) or ""):
+        try:
+            out = tokenizer.apply_chat_template(
+                messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+            )
+            mask = list(out["assistant_masks"])
+            if any(mask):
+                return list(out["input_ids"]), mask
+        except (ValueError, KeyError, TypeError):  # e.g. a slow tokenizer: no offsets
+            pass
 
     def encode(chat: list[Message], generation_prompt: bool = False) -> list[int]:
         text = tokenizer.apply_chat_template(
