@@ -16,7 +16,9 @@ def test_threads_setting_applies_before_the_stage_runs(tmp_path, monkeypatch) ->
     before = torch.get_num_threads()
     cfg = compose_stage("generate", [f"paths.root_dir={tmp_path}", "threads=3", "logger=csv"])
     try:
-        cfg_run = compose_stage("generate", [f"paths.root_dir={tmp_path}", "threads=3", "logger=csv"])
+        cfg_run = compose_stage(
+            "generate", [f"paths.root_dir={tmp_path}", "threads=3", "logger=csv"]
+        )
         stages.execute("generate", cfg_run, tmp_path / "run")
     finally:
         torch.set_num_threads(before)
