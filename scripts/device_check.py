@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -51,13 +52,13 @@ class Check:
 def checks() -> list[Check]:
     py, cycle = sys.executable, [sys.executable, "-m", "cycle.core.cli"]
     return [
-        Check("gpu tests", [py, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider"], 150),
+        Check("gpu tests", [py, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider"], 100),
         Check(
-            "build_data (experiment=smol)", [*cycle, "build_data", "experiment=smol", *COMMON], 60
+            "build_data (experiment=smol)", [*cycle, "build_data", "experiment=smol", *COMMON], 45
         ),
-        Check("ZeRO-2 step, SmolLM2 reviewer", [*cycle, "train_reviewer", *ZERO2, *COMMON], 90),
+        Check("ZeRO-2 step, SmolLM2 reviewer", [*cycle, "train_reviewer", *ZERO2, *COMMON], 75),
         Check(
-            "cycle pipeline experiment=smol", [*cycle, "pipeline", "experiment=smol", *COMMON], 270
+            "cycle pipeline experiment=smol", [*cycle, "pipeline", "experiment=smol", *COMMON], 240
         ),
     ]
 
@@ -106,9 +107,14 @@ def run_check(check: Check, memory: GpuMemory, log_dir: Path) -> None:
     log = log_dir / (re.sub(r"\W+", "_", check.name).strip("_") + ".log")
     with log.open("w") as sink:
         proc = subprocess.Popen(
-            check.argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            check.argv,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group: a timeout ends the stage it started too
         )
-        timer = threading.Timer(check.timeout_s, proc.kill)
+        timer = threading.Timer(check.timeout_s, os.killpg, (proc.pid, signal.SIGKILL))
         timer.start()
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -128,6 +134,7 @@ def run_check(check: Check, memory: GpuMemory, log_dir: Path) -> None:
 
 
 def report(done: list[Check], device: str) -> str:
+    """Markdown: one row per check (exit code -9: cut at its time limit), then per pipeline step."""
     mib = lambda v: "-" if v is None else str(v)  # noqa: E731
     lines = [
         "# Device check",
