@@ -126,7 +126,7 @@ def run_check(check: Check, memory: GpuMemory, log_dir: Path) -> None:
     end = time.time()
     check.seconds = round(end - start, 1)
     check.peak_mib = memory.peak(start, end)
-    bounds = [t for _, t in marks[1:]] + [end]
+    bounds = [t for _, t in marks[1:]] + [end] if marks else []
     check.steps = [
         (name, round(stop - t, 1), memory.peak(t, stop))
         for (name, t), stop in zip(marks, bounds, strict=True)

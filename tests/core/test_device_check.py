@@ -84,3 +84,19 @@ def test_report_gives_time_and_peak_memory_per_check_and_step() -> None:
     text = check.report([done], "H200")
     assert "| cycle pipeline experiment=smol | 0 | 4.0 | 9000 |" in text
     assert "| train_reviewer | 2.0 | 9000 |" in text and "| generate | 2.0 | - |" in text
+
+
+def test_a_check_is_timed_per_step_and_cut_at_its_limit(tmp_path) -> None:
+    check = _script("device_check")
+    memory = check.GpuMemory.__new__(check.GpuMemory)
+    memory.samples = []
+    steps = check.Check(
+        "steps", ["bash", "-c", "echo 'step a: x'; sleep 0.2; echo 'step b: y'"], 30
+    )
+    check.run_check(steps, memory, tmp_path)
+    assert steps.rc == 0 and [s[0] for s in steps.steps] == ["a", "b"]
+    assert "step b: y" in (tmp_path / "steps.log").read_text()
+    # the child's own child is ended too (a pipeline's running stage)
+    slow = check.Check("slow", ["bash", "-c", "sleep 60 & wait"], 1)
+    check.run_check(slow, memory, tmp_path)
+    assert slow.rc == -9 and slow.seconds < 10
