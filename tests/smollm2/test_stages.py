@@ -192,3 +192,23 @@ def test_detect_scores_with_smollm2(tmp_path, smol_model_cfg) -> None:
     report = (tmp_path / "run" / "report.md").read_text()
     assert "AUROC" in report and "TPR@1%FPR" in report
     assert any("auroc" in k for k in out)
+
+
+STAGES = ["build_data", "train_reviewer", "train_researcher", "simpo", "rlloop", "generate"]
+STAGES += ["evaluate_reviewer", "detect", "pipeline"]
+
+
+@pytest.mark.parametrize("choice", ["model=smollm2_135m", "experiment=smol_cpu", "experiment=smol"])
+def test_every_stage_composes_with_smollm2_and_its_recipe(choice, tmp_path) -> None:
+    from omegaconf import OmegaConf
+
+    from cycle.core.config import compose_stage
+
+    for stage in STAGES:
+        cfg = compose_stage(stage, [choice, f"paths.root_dir={tmp_path}"])
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        assert resolved["model"]["name"] == "smollm2_135m", stage
+    # the model's recipe, not the tiny model's: no lm_head trained in full, a real-model lr
+    reviewer = compose_stage("train_reviewer", [choice, f"paths.root_dir={tmp_path}"])
+    assert list(reviewer.peft.modules_to_save) == [] and reviewer.optim.lr == 2e-4
+    assert compose_stage("train_researcher", [choice]).optim.lr == 2e-5
