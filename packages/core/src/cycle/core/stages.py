@@ -55,6 +55,10 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
                 return dict(run.metrics)
             log.warning("%s: %s changed since the run completed: running it again", stage, broken)
         run.mark("running")
+        if cfg.get("threads") is not None:
+            import torch
+
+            torch.set_num_threads(int(cfg.threads))
         seed_everything(int(cfg.get("seed", 0)))
         try:
             result = fn(cfg, run) or {}

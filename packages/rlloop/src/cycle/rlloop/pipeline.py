@@ -1,7 +1,8 @@
 """``cycle pipeline``: the whole cycle as a chain of stages, one subprocess each, resumable.
 
-Each step runs ``cycle <stage>`` in its conventional run directory
-(``runs/<stage>/<experiment>``), where the next step looks for its inputs. Steps run in their
+Each step runs ``cycle <stage>`` in ``runs/<step name>/<experiment>``: for the steps of
+``conf/pipeline.yaml``, named after their stages, the conventional run directory where the next
+step looks for its inputs (a second step of a stage, e.g. ``generate_base``, gets its own). Steps run in their
 own processes so that each one starts with fresh memory and so that a multi-GPU step can be
 launched the way that step needs. A step whose run directory says it completed with the same
 config is skipped by the stage runner itself (``resume``), so rerunning the pipeline after a
@@ -43,6 +44,8 @@ def _common_overrides(cfg: DictConfig) -> list[str]:
         out.append(f"logger.mode={cfg.logger.mode}")
     if cfg.experiment_name != "default":
         out.append(f"experiment={cfg.experiment_name}")
+    if cfg.get("threads") is not None:
+        out.append(f"threads={cfg.threads}")
     return out
 
 
@@ -144,7 +147,9 @@ def pipeline(cfg: DictConfig, run: Run) -> dict[str, Any]:
     log_dir = run.dir / "logs"
     log_dir.mkdir(exist_ok=True)
     for name, step in steps.items():
-        run_dir = Path(cfg.paths.runs_dir) / step.stage / cfg.experiment_name
+        # runs/<stage>/<experiment>, where the next steps look; a second step of the same stage
+        # (e.g. generate_base) gets its own directory, runs/<step name>/<experiment>
+        run_dir = Path(cfg.paths.runs_dir) / name / cfg.experiment_name
         if int(cfg.seed) != 0:  # as `cycle <stage> seed=N` names its run directory
             run_dir = run_dir / f"seed={cfg.seed}"
         overrides = [*common, *OmegaConf.to_container(step.overrides, resolve=True)]

@@ -19,7 +19,10 @@ from cycle.core.distributed import is_rank_zero, rank_label
 from cycle.core.schemas import PeftConfig
 
 
-def lora_config(cfg: PeftConfig) -> Any:
+def lora_config(cfg: PeftConfig, tied_embeddings: bool = False) -> Any:
+    """peft's LoraConfig; with tied input/output embeddings (SmolLM2, Gemma, ...) a module trained
+    in full on one side (``modules_to_save: [lm_head]``) stays tied to the other, so the merged
+    export keeps one embedding matrix."""
     from peft import LoraConfig, TaskType
     from peft.tuners.lora import LoraGAConfig
 
@@ -30,6 +33,7 @@ def lora_config(cfg: PeftConfig) -> Any:
         target_modules=list(cfg.target_modules),
         modules_to_save=list(cfg.modules_to_save) or None,
         task_type=TaskType.CAUSAL_LM,
+        ensure_weight_tying=tied_embeddings,
     )
     if cfg.method == "lora_ga":
         kwargs["init_lora_weights"] = "lora_ga"
@@ -95,7 +99,8 @@ def apply_peft(
         raise ValueError(f"unknown peft.method '{cfg.method}' (none, lora, lora_ga)")
     from peft import get_peft_model
 
-    config = lora_config(cfg)
+    tied = bool(getattr(getattr(model, "config", None), "tie_word_embeddings", False))
+    config = lora_config(cfg, tied_embeddings=tied)
     if cfg.method == "lora_ga":
         if ga_batches is None:
             raise ValueError(
