@@ -62,7 +62,8 @@ def test_console_script_trains_on_two_ranks(chats, tmp_path) -> None:
 
 
 def test_pipeline_step_trains_on_two_ranks(chats, tmp_path) -> None:
-    """A pipeline step is `python -m cycle.core.cli <stage>` in a child process."""
+    """A pipeline step is `python -m cycle.core.cli <stage>` in a child process, run in
+    runs/<step name>/<experiment>."""
     step = "', '".join([*DDP[:3], f"data_files=[{chats}]"])
     _run(
         [
@@ -77,7 +78,7 @@ def test_pipeline_step_trains_on_two_ranks(chats, tmp_path) -> None:
         ],
         cwd=tmp_path,
     )
-    _assert_both_ranks_finished(tmp_path / "runs" / "train_lm" / "default", "train_lm")
+    _assert_both_ranks_finished(tmp_path / "runs" / "lm" / "default", "train_lm")
     pipeline = json.loads((_only_run_dir(tmp_path, "pipeline") / "manifest.json").read_text())
     assert pipeline["status"] == "complete" and pipeline["metrics"]["lm/steps"] == 2
 
