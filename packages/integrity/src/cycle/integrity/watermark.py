@@ -232,9 +232,15 @@ def vllm_logits_processor_class() -> type:
     global _VLLM_CLASS
     if _VLLM_CLASS is not None:
         return _VLLM_CLASS
-    from vllm.v1.sample.logits_processor import BatchUpdate, MoveDirectionality
-    from vllm.v1.sample.logits_processor import LogitsProcessor as V1LogitsProcessor
-    from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProcessor
+    try:
+        from vllm.v1.sample.logits_processor import BatchUpdate, MoveDirectionality
+        from vllm.v1.sample.logits_processor import LogitsProcessor as V1LogitsProcessor
+        from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProcessor
+    except ImportError as e:
+        raise ImportError(
+            f"the vLLM watermark processor needs vLLM 0.32's logits-processor interfaces ({e}); "
+            'install the pinned release: pip install -e "packages/core[vllm]"'
+        ) from e
 
     class VLLMWatermarkLogitsProcessor(LogitsProcessor, V1LogitsProcessor):
         @classmethod
