@@ -120,11 +120,7 @@ def load_arxiv_paper(
     folder = Path(folder)
     src = str(folder)
     try:
-        source = (
-            SourceRoot(folder, **limits.as_kwargs())
-            if data_root is None
-            else SourceRoot(data_root, **limits.as_kwargs()).within(folder)
-        )
+        source = SourceRoot.for_record(folder, data_root, **limits.as_kwargs())
         meta = _metadata(source)
         record = str(meta.get("arxiv") or folder.name)
         main = find_main_file(source.root, source)

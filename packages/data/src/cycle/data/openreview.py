@@ -224,11 +224,7 @@ def load_forum(
     must lie inside ``data_root`` when given); nothing raises."""
     folder = Path(folder)
     try:
-        files = (
-            SourceRoot(folder, **limits.as_kwargs())
-            if data_root is None
-            else SourceRoot(data_root, **limits.as_kwargs()).within(folder)
-        )
+        files = SourceRoot.for_record(folder, data_root, **limits.as_kwargs())
         notes = files.read_json(files.root / "notes.json")
         if not isinstance(notes, list) or not all(isinstance(n, dict) for n in notes):
             raise ValueError("notes.json is not a JSON list of notes")

@@ -37,6 +37,15 @@ class SourceRoot:
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
 
+    @classmethod
+    def for_record(
+        cls, folder: str | os.PathLike, data_root: str | os.PathLike | None = None, **limits: int
+    ) -> SourceRoot:
+        """The root of one record's folder; with ``data_root``, the folder must lie inside it."""
+        if data_root is None:
+            return cls(Path(folder), **limits)
+        return cls(Path(data_root), **limits).within(folder)
+
     def within(self, folder: str | os.PathLike) -> SourceRoot:
         """A root for one record's folder, checked to lie inside this root, with the same limits."""
         resolved = Path(folder).resolve()
