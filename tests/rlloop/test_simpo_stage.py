@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -151,20 +150,19 @@ def test_sweeps_and_launchers_compose(stage, overrides, sweeper, launcher, tmp_p
         assert cfg.hydra.launcher.gpus_per_node == 8 and cfg.hydra.launcher.tasks_per_node == 1
 
 
+def _simpo_multirun(cwd: Path, *overrides: str) -> None:
+    """`python -m cycle.core.cli simpo -m <overrides>`, which must succeed."""
+    cmd = [sys.executable, "-m", "cycle.core.cli", "simpo", "-m", *overrides]
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
 def test_tiny_grid_runs_two_trials_with_multirun(root, tmp_path) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "cycle.core.cli",
-        "simpo",
-        "-m",
+    _simpo_multirun(
+        tmp_path,
         *_overrides(root, "objective=rewards_accuracy_mean", "trainer.max_steps=1"),
         "simpo.beta=1.0,2.5",
-    ]
-    out = subprocess.run(
-        cmd, cwd=tmp_path, capture_output=True, text=True, env=os.environ.copy(), timeout=600
     )
-    assert out.returncode == 0, out.stderr[-3000:]
     trials = sorted(
         (root / "runs" / "simpo" / "multirun" / "tiny").glob("*/*/policy/model.safetensors")
     )
@@ -178,12 +176,7 @@ def test_optuna_sweeps_run_trials_and_compare_them_without_overwriting(root, tmp
     sweep gets its own folder; each trial is named and tagged by its swept values."""
     import csv
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "cycle.core.cli",
-        "simpo",
-        "-m",
+    args = [
         "sweep=simpo_optuna",
         "hydra.sweeper.n_trials=2",
         *(
@@ -195,8 +188,7 @@ def test_optuna_sweeps_run_trials_and_compare_them_without_overwriting(root, tmp
         f"policy={root / 'runs' / 'train_researcher' / 'tiny' / 'model'}",
     ]
     for _ in range(2):
-        out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-        assert out.returncode == 0, out.stderr[-3000:]
+        _simpo_multirun(tmp_path, *args)
     sweeps = sorted((tmp_path / "runs" / "simpo" / "multirun" / "tiny").iterdir())
     assert len(sweeps) == 2
     for sweep in sweeps:
