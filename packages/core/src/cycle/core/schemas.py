@@ -109,6 +109,7 @@ class TrainerConfig:
     gradient_clip_val: float | None = 1.0
     log_every_n_steps: int = 1
     val_check_interval: float | None = None
+    max_time: str | None = None  # "DD:HH:MM:SS": training stops there (a time-boxed benchmark)
     # Save <run>/checkpoints/last.ckpt (weights, optimizer, data position) every N optimizer
     # steps and at each epoch end; a rerun of the same command resumes from it (0 = never).
     checkpoint_every_n_steps: int = 0

@@ -9,6 +9,7 @@ output alike).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any, Literal
@@ -193,9 +194,11 @@ class ReviewSet:
         )
 
 
-def _render_one(review: Review, level: str) -> str:
+def _render_one(review: Review, level: str, fields: Sequence[str] | None = None) -> str:
+    titles = dict(REVIEW_FIELDS)
     blocks = []
-    for name, title in REVIEW_FIELDS:
+    for name in fields if fields is not None else titles:
+        title = titles[name]
         body = score_text(review, name) if name in SCORE_RANGES else getattr(review, name)
         if name in OPTIONAL_FIELDS and not body:
             continue
@@ -203,24 +206,38 @@ def _render_one(review: Review, level: str) -> str:
     return "\n\n".join(blocks)
 
 
-def render_review_text(review_set: ReviewSet, variant: Variant = "A") -> str:
+def render_review_text(
+    review_set: ReviewSet,
+    variant: Variant = "A",
+    fields: Sequence[str] | None = None,
+    by_rating: bool = True,
+) -> str:
     """Write the review document of FORMATS.md §1, reviews from lowest to highest rating.
 
     Variant A (8B/70B): level-2 fields, reviews separated by ``**********`` lines.
     Variant B (123B): each review opens with ``## Reviewer`` and has level-3 fields.
-    The sort is stable; reviews without a rating go last.
+    The sort is stable; reviews without a rating go last. ``fields``: the Review attributes
+    written, in this order (default: every field of ``REVIEW_FIELDS``); ``by_rating=False``
+    keeps the reviews in their given order. ``parse_review`` reads fields in any order.
     """
     if variant not in ("A", "B"):
         raise ValueError(f"unknown review text variant {variant!r} (expected 'A' or 'B')")
-    ordered = sorted(
-        review_set.reviews,
-        key=lambda r: (r.rating is None, r.rating if r.rating is not None else 0),
+    unknown = set(fields or ()) - {name for name, _ in REVIEW_FIELDS}
+    if unknown:
+        raise ValueError(f"unknown review fields {sorted(unknown)}")
+    ordered = (
+        sorted(
+            review_set.reviews,
+            key=lambda r: (r.rating is None, r.rating if r.rating is not None else 0),
+        )
+        if by_rating
+        else list(review_set.reviews)
     )
     tail = (
         f"## Meta Review\n\n{review_set.meta_review}\n\n## Paper Decision\n\n{review_set.decision}"
     )
     if variant == "A":
-        parts = [_render_one(r, "##") for r in ordered]
+        parts = [_render_one(r, "##", fields) for r in ordered]
         return f"\n\n{SEPARATOR}\n".join([*parts, tail])
-    parts = [f"## Reviewer\n\n{_render_one(r, '###')}" for r in ordered]
+    parts = [f"## Reviewer\n\n{_render_one(r, '###', fields)}" for r in ordered]
     return "\n\n".join([*parts, tail])

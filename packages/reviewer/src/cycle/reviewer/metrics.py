@@ -179,3 +179,21 @@ def decision_metrics(true: Sequence[bool], pred: Sequence[bool | None]) -> Decis
         n_papers=len(pairs),
         n_missing=missing,
     )
+
+
+def rank_correlation(
+    human_ratings: Sequence[Sequence[float | None]], predicted: Sequence[float | None]
+) -> float | None:
+    """Spearman's rho between predicted ratings and each paper's mean human rating, over the
+    papers that have both; None when undefined (fewer than 3 papers, or a constant side)."""
+    from scipy.stats import spearmanr
+
+    pairs = [
+        (float(p), float(r.mean()))
+        for ratings, p in zip(human_ratings, predicted, strict=True)
+        if p is not None and len(r := _valid(ratings))
+    ]
+    if len(pairs) < 3 or len({p for p, _ in pairs}) < 2 or len({h for _, h in pairs}) < 2:
+        return None
+    rho = spearmanr([p for p, _ in pairs], [h for _, h in pairs]).statistic
+    return float(rho)

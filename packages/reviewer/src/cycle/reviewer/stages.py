@@ -32,38 +32,79 @@ def _write_rejected(run: Run, rejected: list[dict[str, Any]]) -> None:
 
 
 def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
-    """SFT of the reviewer on the Review-5K reviewer view; exports ``<run>/model``."""
+    """SFT of the reviewer on the Review-5K reviewer view; exports ``<run>/model``.
+
+    ``validation.papers`` > 0 holds that many papers off the end of the split out of training
+    and draws a validation curve on them (``validation.jsonl``, ``val/*`` in the logger)."""
+    from cycle.core.io import atomic_write_jsonl
     from cycle.core.models import load_tokenizer
     from cycle.core.training.sft import SFTConfig, fit_sft
-    from cycle.reviewer.train import load_review5k, reviewer_sft_data
+    from cycle.reviewer.scoring import ValidationCurve, rating_scale
+    from cycle.reviewer.train import load_review5k, reviewer_rows, reviewer_sft_data
 
     if cfg.export and run.has("model"):
         log.info("train_reviewer: %s already has a model; skipping", run.dir)
         return dict(run.metrics)
-    rows = load_review5k(cfg.review5k_dir, "sft", cfg.split, _build_data_command(cfg))
+    command = _build_data_command(cfg)
+    rows = reviewer_rows(
+        cfg.review5k_dir, cfg.split, str(cfg.target), int(cfg.short_words), command
+    )
+    n_val = int(cfg.validation.papers)
+    if n_val >= len(rows):
+        raise ValueError(
+            f"validation.papers={n_val} leaves no training paper of {len(rows)} in split "
+            f"'{cfg.split}'; lower it"
+        )
+    n_train = len(rows) - n_val
     if cfg.max_examples is not None:
-        rows = rows.select(range(min(int(cfg.max_examples), len(rows))))
+        n_train = min(n_train, int(cfg.max_examples))
+    train_rows, val_rows = (
+        rows.select(range(n_train)),
+        rows.select(range(len(rows) - n_val, len(rows))),
+    )
     reviewer = to_dataclass(cfg.reviewer, ReviewerConfig)
     sft = to_dataclass(cfg.sft, SFTConfig)
-    data = reviewer_sft_data(
-        rows,
-        load_tokenizer(cfg.model),
-        sft.max_length,
-        reviewer.paper_truncation,
-        int(cfg.min_paper_tokens),
-    )
+    tokenizer = load_tokenizer(cfg.model)
+
+    def fitted(part: Any) -> Any:
+        return reviewer_sft_data(
+            part, tokenizer, sft.max_length, reviewer.paper_truncation, int(cfg.min_paper_tokens)
+        )
+
+    data = fitted(train_rows)
     _write_rejected(run, data.rejected)
     if not data.conversations:
         raise ValueError(
             f"no reviewer conversation fits {sft.max_length} tokens; see {run.path('rejected.jsonl')}"
         )
+    callbacks = []
+    if n_val:
+        val = fitted(val_rows)
+        scale = rating_scale(load_review5k(cfg.review5k_dir, "papers", cfg.split, command))
+        curve = ValidationCurve(
+            val.conversations,
+            val.mean_ratings,
+            tokenizer,
+            scale,
+            int(cfg.validation.every_n_steps),
+        )
+        callbacks.append(curve)
     # Papers are already cut to fit; "end" only guards against an off-by-one of the template.
     sft.truncation = "end"
     metrics = fit_sft(
-        cfg, run, data.conversations, sft, export_dir=run.path("model") if cfg.export else None
+        cfg,
+        run,
+        data.conversations,
+        sft,
+        export_dir=run.path("model") if cfg.export else None,
+        callbacks=callbacks,
     )
+    if n_val:
+        atomic_write_jsonl(run.path("validation.jsonl"), curve.history)
+        run.add_artifact("validation", run.path("validation.jsonl"))
     metrics.update(
-        papers=len(rows),
+        papers=len(train_rows),
+        validation_papers=n_val,
         papers_truncated=data.truncated,
         paper_tokens_dropped=data.paper_tokens_dropped,
         rejected_too_long=len(data.rejected),
@@ -159,6 +200,15 @@ def _human_reviews(cfg: DictConfig, run: Run) -> tuple[Any, Any]:
     return human, rows
 
 
+def _human_accept_threshold(cfg: DictConfig, rows: Any) -> float:
+    """``human_accept_threshold``, else the one of the rows' rating scale (6 on 1-10)."""
+    from cycle.reviewer.scoring import accept_threshold, rating_scale
+
+    if cfg.get("human_accept_threshold") is not None:
+        return float(cfg.human_accept_threshold)
+    return float(accept_threshold(rating_scale(rows) if rows is not None else (1, 10)))
+
+
 def _stored_predictions(
     cfg: DictConfig, run: Run, ids: list[str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -225,7 +275,7 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
             spec = spec or {}
             outputs[spec.get("label") or name] = _review_papers(cfg, run, name, spec, rows)
     _write_rejected(run, rejected)
-    table = [human_row(human, accepted, float(cfg.human_accept_threshold))]
+    table = [human_row(human, accepted, _human_accept_threshold(cfg, rows))]
     model_scores = {}
     for label, reviews in outputs.items():
         n_outputs = sum(len(r["samples"]) for r in reviews)

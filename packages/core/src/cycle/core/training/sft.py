@@ -88,8 +88,11 @@ def fit_sft(
     conversations: Sequence[Sequence[Message]],
     sft: SFTConfig,
     export_dir: str | Path | None = None,
+    callbacks: Sequence[L.Callback] = (),
 ) -> dict[str, Any]:
-    """Train ``cfg.model`` on conversations under ``cfg.trainer``; export to ``export_dir``."""
+    """Train ``cfg.model`` on conversations under ``cfg.trainer``; export to ``export_dir``.
+
+    ``callbacks``: more Lightning callbacks (e.g. a validation curve) for the trainer."""
     from cycle.core.tracking import build_logger, finish
 
     model_cfg = as_model_config(cfg.model)
@@ -148,7 +151,7 @@ def fit_sft(
     trainer = build_trainer(
         to_dataclass(cfg.trainer, TrainerConfig),
         logger=logger,
-        callbacks=[history],
+        callbacks=[history, *callbacks],
         default_root_dir=run.dir,
         checkpoint_dir=checkpoints,
     )

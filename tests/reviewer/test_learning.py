@@ -1,0 +1,198 @@
+"""The reviewer learning benchmark's parts: the short target, rating scoring, the validation
+curve, and benchmarks/reviewer_learning.py end to end on the tiny model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.reviewer.test_stages import reviewed_paper, write_review5k
+
+
+def _row(pid: str, ratings: list[float], decision: str) -> dict:
+    from cycle.data.review5k import review5k_row
+
+    return review5k_row(reviewed_paper(pid, ratings, decision, words=5))
+
+
+def test_short_target_is_a_review_document_with_each_rating_first() -> None:
+    from cycle.reviewer.format import parse_review
+    from cycle.reviewer.train import short_review_messages
+
+    row = _row("p1", [2, 5, 3, 4], "Accept (poster)")
+    row["reviews"][1]["rating"] = None  # an unrated review is left out
+    messages = short_review_messages(row, words=2)
+    target = messages[-1]["content"]
+    assert target.startswith("## Rating\n\n")
+    assert "review opinions" in messages[0]["content"] and "**3**" in messages[0]["content"]
+    parsed = parse_review(target)
+    assert sorted(parsed.ratings) == [2, 3, 4]
+    assert [r.confidence for r in parsed.review_set.reviews] == [4, 4, 4]
+    assert [r.summary for r in parsed.review_set.reviews] == ["A summary"] * 3
+    assert parsed.decision == "Accept" and parsed.review_set.meta_review == "Meta review"
+    # the order is drawn per paper id (not lowest first), the same on every call
+    assert short_review_messages(row, words=2) == messages
+    orders = {
+        tuple(
+            parse_review(
+                short_review_messages(_row(f"q{i}", [1, 2, 3, 4], "Reject"))[-1]["content"]
+            ).ratings
+        )
+        for i in range(8)
+    }
+    assert len(orders) > 1
+
+
+def test_accept_threshold_and_scale() -> None:
+    from cycle.reviewer.scoring import accept_threshold, rating_scale
+
+    assert accept_threshold((1, 10)) == 6 and accept_threshold((1, 6)) == 4
+    assert rating_scale([{"id": "a"}]) == (1, 10)
+    assert rating_scale([{"rating_scale": [1, 6]}, {"rating_scale": [1, 6]}]) == (1, 6)
+    with pytest.raises(ValueError, match="2 rating scales"):
+        rating_scale([{"rating_scale": [1, 6]}, {"rating_scale": [1, 10]}])
+
+
+def test_rank_correlation() -> None:
+    from cycle.reviewer.metrics import rank_correlation
+
+    humans = [[1, 2], [3, 4], [5, 6], [7, 8]]
+    assert rank_correlation(humans, [1, 2, 3, 4]) == pytest.approx(1.0)
+    assert rank_correlation(humans, [4, 3, 2, None]) == pytest.approx(-1.0)
+    assert rank_correlation(humans, [5, 5, 5, 5]) is None  # a constant has no rank order
+
+
+def test_expected_rating_matches_scoring_each_candidate_in_full(tiny_lm) -> None:
+    """The cached, batched candidate pass gives what one full forward pass per rating gives."""
+    import torch
+
+    from cycle.core.chat import render_prompt
+    from cycle.reviewer.scoring import RATING_HEADER, RatingScorer
+
+    model, tokenizer = tiny_lm
+    prompt = [
+        {"role": "system", "content": "Review the paper."},
+        {"role": "user", "content": "A paper about attention and 10 datasets."},
+    ]
+    scorer = RatingScorer(model, tokenizer, (1, 10))
+    score = scorer.score(prompt)
+    prefix = render_prompt(tokenizer, prompt) + RATING_HEADER
+    n = len(tokenizer(prefix, add_special_tokens=False)["input_ids"])
+    probs = []
+    with torch.no_grad():
+        for v in range(1, 11):
+            ids = tokenizer(prefix + str(v), add_special_tokens=False)["input_ids"]
+            logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].float(), -1)
+            lp = sum(float(logp[j - 1, ids[j]]) for j in range(n, len(ids)))
+            digit = float(logp[-1].exp()[scorer.digit_start].sum())
+            probs.append(torch.tensor(lp).exp().item() * (1 - digit))
+    expected = sum(v * p for v, p in zip(range(1, 11), probs, strict=True)) / sum(probs)
+    assert score.expected == pytest.approx(expected, rel=1e-4)
+    assert score.mass == pytest.approx(sum(probs), rel=1e-4)
+    assert score.loss is None
+
+
+def test_a_conversation_gets_its_loss_and_the_same_rating_from_one_pass(tiny_lm) -> None:
+    from cycle.reviewer.scoring import RatingScorer
+    from cycle.reviewer.train import short_review_messages
+
+    model, tokenizer = tiny_lm
+    messages = short_review_messages(_row("p2", [3, 6], "Reject"), words=3)
+    scorer = RatingScorer(model, tokenizer, (1, 10))
+    full = scorer.score(messages)
+    alone = scorer.score(messages[:-1])
+    assert full.loss is not None and full.loss > 0
+    # the prompt alone (a different num_reviews count is not involved: same messages) agrees
+    assert full.expected == pytest.approx(alone.expected, rel=1e-4)
+
+
+@pytest.fixture(scope="module")
+def benchmark(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("learning")
+    decisions = ["Reject", "Accept (poster)"]
+    train = [
+        reviewed_paper(f"t{i}", [1 + i % 5, 2 + i % 5], decisions[i % 2], words=20)
+        for i in range(8)
+    ]
+    test = [
+        reviewed_paper(f"e{i}", [2 + i, 3 + i, 4], decisions[i % 2], words=20) for i in range(4)
+    ]
+    data = write_review5k(root / "review5k", {"train": train, "test": test})
+    path = Path(__file__).parents[2] / "benchmarks" / "reviewer_learning.py"
+    spec = importlib.util.spec_from_file_location("reviewer_learning", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    sets = [f"paths.root_dir={root}", "model.tiny.tokenizer_files=[]"]
+    out = root / "out"
+    argv = ["--size", "tiny", "--data", str(data), "--out", str(out)]
+    results = module.main([*argv, *[a for s in sets for a in ("--set", s)]])
+    return {"root": root, "data": data, "out": out, "results": results}
+
+
+def test_benchmark_compares_every_predictor_on_the_same_papers(benchmark: dict) -> None:
+    results, out = benchmark["results"], benchmark["out"]
+    rows = {(r["name"], r["how"]): r for r in results["rows"]}
+    assert set(rows) == {
+        ("Humans (each vs the others)", "their ratings"),
+        ("Constant (train mean)", "—"),
+        ("TF-IDF + ridge", "regression"),
+        ("SmolLM2 trained", "scoring"),
+        ("SmolLM2 untrained", "scoring"),
+        ("SmolLM2 trained", "generation"),
+        ("SmolLM2 untrained", "generation"),
+    }
+    assert results["train"]["papers"] == 6  # 8 train papers, the last 2 held out
+    assert results["constant"] == pytest.approx(19 / 6)  # the 6 training papers' mean rating
+    for key in [("Constant (train mean)", "—"), ("TF-IDF + ridge", "regression")]:
+        assert rows[key]["papers"] == 4 and rows[key]["mae_n1"] is not None
+    scored = rows[("SmolLM2 trained", "scoring")]
+    assert scored["n_papers"] == 4 and scored["mae_n1"] is not None  # every paper got a rating
+    assert rows[("Constant (train mean)", "—")]["spearman"] is None
+    assert rows[("SmolLM2 trained", "generation")]["papers"] == 2
+    assert 0 <= rows[("SmolLM2 trained", "generation")]["parse_rate"] <= 1
+    assert all(r["base_accept_rate"] is not None for r in results["rows"])
+    steps = [h["step"] for h in results["validation"]]
+    assert steps[0] == 0 and steps[-1] == results["train"]["steps"] and len(steps) >= 3
+    assert all(h["val/loss"] > 0 and h["val/rating_mae"] is not None for h in results["validation"])
+    # training lowers the loss on held-out reviews
+    assert results["validation"][-1]["val/loss"] < results["validation"][0]["val/loss"]
+    assert (out / "learning_curve.png").stat().st_size > 1000
+    table = (out / "table.md").read_text()
+    assert "| TF-IDF + ridge | regression | 4 |" in table
+
+
+def test_evaluate_reviewer_scores_the_predictions_file_to_the_generation_row(
+    benchmark: dict,
+) -> None:
+    from cycle.core.stages import run_stage
+
+    out = benchmark["out"]
+    row = next(
+        r
+        for r in benchmark["results"]["rows"]
+        if r["name"] == "SmolLM2 trained" and r["how"] == "generation"
+    )
+    metrics = run_stage(
+        "evaluate_reviewer",
+        [
+            f"paths.root_dir={benchmark['root']}",
+            f"predictions={out / 'predictions-trained.jsonl'}",
+            f"review5k_dir={benchmark['data']}",
+            "max_papers=2",
+            "logger=csv",
+        ],
+        run_dir=benchmark["root"] / "evaluate",
+    )
+    label = "Predictions"
+    for key in ("mse_n1", "mae_n1", "accuracy", "macro_f1", "parse_rate"):
+        if row[key] is None:
+            assert f"{label}/{key}" not in metrics
+        else:
+            assert metrics[f"{label}/{key}"] == pytest.approx(row[key])
+    lines = (out / "predictions-trained.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["e0", "e1"]
