@@ -1,6 +1,6 @@
 """Does the reviewer learn from real reviews? Trained vs untrained SmolLM2 vs baselines.
 
-    python benchmarks/reviewer_learning.py --data <review5k dir> --out <dir>              # CPU, ~40 min
+    python benchmarks/reviewer_learning.py --data <review5k dir> --out <dir>              # CPU, < 60 min
     python benchmarks/reviewer_learning.py --size gpu --data <review5k dir> --out <dir>  # one H200
 
 ``<review5k dir>`` is what ``cycle build_data`` wrote (``runs/build_data/<name>/review5k``), e.g.
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class Size:
 
 SIZES = {
     "tiny": Size("reviewer_learning_tiny", 4, 2, 48),
-    "cpu": Size("reviewer_learning_cpu", 40, 6, 256),
+    "cpu": Size("reviewer_learning_cpu", 24, 4, 224),
     "gpu": Size("reviewer_learning_gpu", None, 64, 512),
 }
 
@@ -72,10 +73,13 @@ def _overrides(args: argparse.Namespace, size: Size) -> list[str]:
 
 
 def _scored(model_cfg: Any, prompts: list[list[dict[str, str]]], scale: tuple[int, int]) -> Any:
+    import torch
+
     from cycle.core.models import load_causal_lm
     from cycle.reviewer.scoring import RatingScorer
 
     model, tokenizer = load_causal_lm(model_cfg)
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
     scorer = RatingScorer(model, tokenizer, scale)
     return [scorer.score(p) for p in prompts]
 
@@ -370,6 +374,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="cpu")
     parser.add_argument("--data", required=True, help="a Review-5K dir written by build_data")

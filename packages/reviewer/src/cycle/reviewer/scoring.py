@@ -13,6 +13,7 @@ ends with its review target also gets the target-token loss from the same forwar
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ import torch
 from cycle.core.chat import Message, render_prompt, tokenize_chat
 from cycle.core.training.sequences import labels_from_mask
 from cycle.data.review_text import SCORE_RANGES
+
+log = logging.getLogger(__name__)
 
 RATING_HEADER = "## Rating\n\n"
 SCALE_COLUMN = "rating_scale"  # a Review-5K column: the venue's [lowest, highest] rating
@@ -196,6 +199,7 @@ class ValidationCurve(L.Callback):
         if self.history and self.history[-1]["step"] == step:
             return
         point = self.evaluate(module.model, step)
+        log.info("validation %s", point)
         if trainer.logger is not None:
             trainer.logger.log_metrics(
                 {k: v for k, v in point.items() if k != "step" and v is not None}, step=step

@@ -7,7 +7,7 @@ rejected with its reason rather than trained on a review of a paper the model ca
 
 Two targets: ``document``, the SFT view ``build_data`` wrote (every review in full, lowest
 rating first), and ``short`` (``short_review_messages``): every rated review with its rating
-first, its confidence and the first words of its summary, in an order drawn per paper id, then
+first and then the first words of its summary, in an order drawn per paper id, then
 the meta review's first words and the decision. It is a valid CycleReviewer document that a
 small model can learn on a CPU, and its first review's rating is a random reviewer's, so the
 expected rating read right after its header (``cycle.reviewer.scoring``) estimates the mean.
@@ -29,7 +29,7 @@ from cycle.reviewer.infer import fit_paper
 
 REVIEW5K_KINDS = ("papers", "sft")
 TARGETS = ("document", "short")
-SHORT_FIELDS = ("rating", "confidence", "summary")
+SHORT_FIELDS = ("rating", "summary")
 
 
 def load_review5k(
@@ -49,7 +49,7 @@ def _first_words(text: str, words: int) -> str:
 
 def short_review_messages(row: dict[str, Any], words: int = 30) -> list[Message]:
     """A Review-5K ``papers`` row as a reviewer conversation with the short target (see module
-    docstring); scores are written as plain numbers, whatever the venue's scale."""
+    docstring); ratings are written as plain numbers, whatever the venue's scale."""
     rp = ReviewedPaper.from_row(row)
     reviews = [r for r in rp.reviews if r.rating is not None]
     random.Random(str(rp.paper.paper_id)).shuffle(reviews)
@@ -57,12 +57,7 @@ def short_review_messages(row: dict[str, Any], words: int = 30) -> list[Message]
         Review(
             summary=_first_words(r.summary, words),
             rating=r.rating,
-            confidence=r.confidence,
-            raw={
-                name: format_number(value)
-                for name, value in (("rating", r.rating), ("confidence", r.confidence))
-                if value is not None
-            },
+            raw={"rating": format_number(r.rating)},
         )
         for r in reviews
     ]
