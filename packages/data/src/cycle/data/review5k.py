@@ -107,10 +107,12 @@ def build_review5k(
     count_tokens: TokenCounter | None = None,
     stratify: str | None = None,
     progress: bool = False,
+    total: int | None = None,
 ) -> dict[str, Any]:
     """Stream forums into ``out_dir/{papers,sft}``; returns the summary (counts, lengths, text
     sources, venues with their rating scales). ``stratify`` names the column the split keeps
-    in proportion (``splits.stratified_split``); ``progress`` shows a bar of parsed records."""
+    in proportion (``splits.stratified_split``); ``progress`` shows a bar of parsed records
+    (of ``total``, when known)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(
@@ -121,7 +123,9 @@ def build_review5k(
         n_reviews = 0
         text_sources: Counter[str] = Counter()
         venues: dict[str, list[float]] = {}
-        for rp, problems in tqdm(forums, desc="review5k", unit="paper", disable=not progress):
+        for rp, problems in tqdm(
+            forums, desc="review5k", unit="paper", total=total, disable=not progress
+        ):
             rejects.add("review5k", problems)
             if rp is None:
                 continue

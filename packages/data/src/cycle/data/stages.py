@@ -95,6 +95,17 @@ def _export_papers(data: DataConfig, worker: DeadlineWorker) -> Iterator[tuple[A
             yield None, [Problem("paper", str(path), path.stem, str(err))]
 
 
+def _raw_review_count(data: DataConfig) -> int | None:
+    """How many records a raw or export Review-5K build reads (for its progress bar)."""
+    if data.source == "export" and data.export_dir:
+        n = len(export_record_paths(data.export_dir))
+    elif data.source == "raw":
+        n = len(forum_folders(data.openreview_dir or sample_dir() / "openreview"))
+    else:
+        return None
+    return n if data.max_papers is None else min(n, data.max_papers)
+
+
 def _reviewed_papers(data: DataConfig, worker: DeadlineWorker) -> Iterator[tuple[Any, list]]:
     if data.source == "export":
         yield from _export_papers(data, worker)
@@ -206,6 +217,7 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
                 count_tokens=count,
                 stratify=split.stratify,
                 progress=True,
+                total=_raw_review_count(data),
             )
             run.add_artifact("review5k", run.dir / "review5k", **summary["review5k"])
         if "research14k" in todo and data.source == "released":
