@@ -209,3 +209,12 @@ def test_build_data_from_an_export(tmp_path):
     rejected = {r["record"]: r["reason"] for r in read_jsonl(run_dir / "rejected.jsonl")}
     assert "a25#2" in rejected and "meta review" in rejected["a25#2"]
     assert {"c25", "d25", "e99", "f25", "broken"} <= set(rejected)
+
+
+def test_rating_scales_are_normalised_only_when_mixed():
+    from cycle.data.review_text import common_rating_scale, rescale
+
+    assert rescale(4, (1, 6)) == 6.4 and rescale(1, (1, 6)) == 1 and rescale(6, (1, 6)) == 10
+    assert common_rating_scale([[1, 6], (1.0, 6.0)]) == ((1, 6), False)
+    assert common_rating_scale([[1, 6], [1, 10]]) == ((1, 10), True)
+    assert common_rating_scale([]) == ((1, 10), False)
