@@ -161,6 +161,13 @@ def test_rejected_export_records_say_why(tmp_path):
     assert "venue 'ICLR 2099' has no rating scale" in reasons["e99"]
     assert "no decision" in reasons["f25"]
     assert "JSONDecodeError" in reasons["broken"]
+    # full text linked from outside the export is refused, not read
+    secret = tmp_path / "secret.md"
+    secret.write_text(DOCLING_MD)
+    (root / "parsed_pdfs" / "a25.pdf.md").unlink()
+    (root / "parsed_pdfs" / "a25.pdf.md").symlink_to(secret)
+    rp, problems = load_export_paper(root / "reviews" / "a25.json", root, config())
+    assert rp is None and "resolves outside the source folder" in problems[-1].reason
     # a venue label and scale set in config win over the data
     rp, _ = load_export_paper(
         root / "reviews" / "d25.json", root, config(venue="My Venue", rating_scale=[1, 10])
