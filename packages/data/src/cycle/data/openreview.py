@@ -3,11 +3,11 @@
 A forum folder holds ``notes.json`` (the submission note and its replies, each content field
 wrapped as ``{"value": ...}``) and the submission's text, which notes do not carry:
 ``paper.tex``, else ``paper.md`` (a PDF->Markdown conversion), else ``paper.pdf``
-(``cycle.data.paper_text``). Reviews, the meta review and the decision are the replies whose invitations end in
-``/-/Official_Review``, ``/-/Meta_Review`` and ``/-/Decision``; withdrawn and desk-rejected
-submissions are excluded with a reason. Scores are read with ``score_from_string`` (the whole
-leading number: ``"10: strong accept"`` is 10) and checked against their ranges; every raw
-content value is kept in ``Review.raw``.
+(``cycle.data.paper_text``). Reviews, the meta review and the decision are the replies whose
+invitations end in ``/-/Official_Review``, ``/-/Meta_Review`` and ``/-/Decision``; withdrawn
+and desk-rejected submissions are excluded with a reason. Scores are read with
+``score_from_string`` (the whole leading number: ``"10: strong accept"`` is 10) and checked
+against their ranges; every raw content value is kept in ``Review.raw``.
 """
 
 from __future__ import annotations
@@ -227,8 +227,9 @@ def load_forum(
     min_reviews: int = 1,
     limits: FileLimits = DEFAULT_LIMITS,
     data_root: str | Path | None = None,
+    keep_appendix: bool = False,
 ) -> tuple[ReviewedPaper | None, list[Problem]]:
-    """One ``<forum>/notes.json`` (+ ``paper.tex``), files read only inside the folder (which
+    """One ``<forum>/notes.json`` (+ its paper text), files read only inside the folder (which
     must lie inside ``data_root`` when given); nothing raises."""
     folder = Path(folder)
     try:
@@ -236,7 +237,7 @@ def load_forum(
         notes = files.read_json(files.root / "notes.json")
         if not isinstance(notes, list) or not all(isinstance(n, dict) for n in notes):
             raise ValueError("notes.json is not a JSON list of notes")
-        return parse_forum(notes, str(folder), files.root, min_reviews, files)
+        return parse_forum(notes, str(folder), files.root, min_reviews, files, keep_appendix)
     except Exception as err:  # one broken dump must not stop the build
         return None, [Problem("forum", str(folder), folder.name, f"{type(err).__name__}: {err}")]
 

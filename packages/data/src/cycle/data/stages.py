@@ -117,7 +117,9 @@ def _reviewed_papers(data: DataConfig, worker: DeadlineWorker) -> Iterator[tuple
     root = Path(data.openreview_dir) if data.openreview_dir else sample_dir() / "openreview"
     for folder in islice(forum_folders(root), data.max_papers):
         try:
-            yield worker.call(load_forum, folder, data.min_reviews, data.limits, root)
+            yield worker.call(
+                load_forum, folder, data.min_reviews, data.limits, root, data.keep_appendix
+            )
         except (RecordTimeout, RuntimeError) as err:
             yield None, [Problem("forum", str(folder), folder.name, str(err))]
 
