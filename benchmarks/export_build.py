@@ -9,7 +9,10 @@ parse worker, the JSONL spool, the stratified split and the JSONL/parquet/``save
 are all measured. The smallest size is the baseline: a streaming build's peak memory must not grow
 with the number of papers. Peak RSS is ``ru_maxrss`` of the rusage ``os.wait4`` returns for the
 build process (its parse worker included); it counts the pages of the memory-mapped Arrow files
-read back, i.e. file-backed page cache up to the size of the written dataset.
+read back, i.e. file-backed page cache up to the size of the written dataset. Peak anonymous RSS
+is the heap and other private memory (``RssAnon`` of ``/proc/<pid>/status``, summed over the
+build process and its descendants, sampled every 0.2 s; Linux only): the part that would exhaust
+RAM.
 
 Without ``--export-dir`` an export in the PeerRead layout is generated: per paper 4 reviews
 (rating 1-6, NeurIPS 2025 style, combined STRENGTHS AND WEAKNESSES), a meta review, every 20th
@@ -25,6 +28,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -105,6 +109,45 @@ def generate_export(out: Path, n: int, seed: int = 0) -> None:
             )
 
 
+def _anon_kb(root: int) -> int:
+    """``RssAnon`` summed over ``root`` and its descendants (0 off Linux)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            )
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [c for c, p in parents.items() if p == pid and c not in tree]
+        tree.update(children)
+        frontier += children
+    total = 0
+    for pid in tree:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("RssAnon:")), 0)  # fmt: skip
+    return total
+
+
+class _AnonPeak(threading.Thread):
+    """The highest ``_anon_kb`` of a process tree while it runs."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.done = pid, 0, threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            self.peak_kb = max(self.peak_kb, _anon_kb(self.pid))
+
+
 def measure(export_dir: Path, n: int, runs_dir: Path) -> dict[str, float]:
     """One build of the first ``n`` papers in a fresh process: wall time, peak RSS, counts."""
     command = [
@@ -116,8 +159,10 @@ def measure(export_dir: Path, n: int, runs_dir: Path) -> dict[str, float]:
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    anon = _AnonPeak(proc.pid)
     stderr = proc.stderr.read() if proc.stderr else b""
     _, status, usage = os.wait4(proc.pid, 0)
+    anon.done.set()
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"build failed: {stderr.decode(errors='replace')[-2000:]}")
@@ -126,6 +171,7 @@ def measure(export_dir: Path, n: int, runs_dir: Path) -> dict[str, float]:
         "papers": summary["review5k"]["papers"],
         "wall_s": wall,
         "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_anon_mb": anon.peak_kb / 1024,
     }
 
 
@@ -143,12 +189,13 @@ def main(argv: list[str] | None = None) -> int:
             generate_export(export_dir, max(sizes))
             print(f"generated {max(sizes)} papers in {time.perf_counter() - t0:.0f} s", file=sys.stderr)  # fmt: skip
         rows = [(n, measure(export_dir, n, Path(tmp) / "runs")) for n in sizes]
-    print("| papers read | rows built | rejected papers | wall s | papers/s | peak RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| papers read | rows built | rejected papers | wall s | papers/s | peak RSS MB "
+          "| peak anon RSS MB |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for n, r in rows:
         print(
             f"| {n} | {r['papers']} | {n - r['papers']} | {r['wall_s']:.0f} "
-            f"| {n / r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} |"
+            f"| {n / r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['peak_anon_mb']:.0f} |"
         )
     return 0
 
