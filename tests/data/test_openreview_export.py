@@ -110,6 +110,10 @@ def test_review_parts_headings_and_strengths_weaknesses():
             "Good.",
             "Bad.",
         ), label
+    assert split_strengths_weaknesses("Strengths: clear.\nWeaknesses: minor typos.") == (
+        "clear.",
+        "minor typos.",
+    )
     assert split_strengths_weaknesses("Quality: fine. The weakness is minor overall here.") is None
 
 

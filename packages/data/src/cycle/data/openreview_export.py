@@ -71,6 +71,12 @@ def _is_label(line: str, word: re.Pattern[str]) -> bool:
     return len(line) <= 80 and 0 < len(core.split()) <= 6 and word.match(core) is not None
 
 
+def _after_label(line: str) -> str:
+    """Text on a label line after its colon (``Weaknesses: minor typos.`` -> ``minor typos.``)."""
+    _, colon, rest = line.replace("\uff1a", ":").partition(":")
+    return rest.strip(" \t*_") if colon else ""
+
+
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _SEPARATOR = re.compile(r"^[ \t]*\*{5,}[ \t]*$", re.MULTILINE)
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
@@ -89,7 +95,7 @@ def export_record_paths(export_dir: str | Path) -> list[Path]:
 
 def review_parts(comments: str) -> dict[str, str]:
     """``comments`` split at its ``PART:`` lines (upper-case names -> text); text before the
-    first part is ``""``'s."""
+    first part is kept under the key ``""``."""
     pieces = _PART.split(comments)
     parts = {"": pieces[0].strip()} if pieces[0].strip() else {}
     for i in range(1, len(pieces) - 1, 2):
@@ -112,8 +118,9 @@ def split_strengths_weaknesses(text: str) -> tuple[str, str] | None:
     head = lines[:cut]
     first = next((i for i, line in enumerate(head) if line.strip()), None)
     if first is not None and _is_label(head[first], _STRENGTH_WORD):
-        head = head[first + 1 :]
-    return "\n".join(head).strip(), "\n".join(lines[cut + 1 :]).strip()
+        head = [_after_label(head[first]), *head[first + 1 :]]
+    tail = [_after_label(lines[cut]), *lines[cut + 1 :]]
+    return "\n".join(head).strip(), "\n".join(tail).strip()
 
 
 def _raw_text(value: Any) -> str:
