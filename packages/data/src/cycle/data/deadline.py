@@ -15,7 +15,7 @@ from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-PRELOAD = ["cycle.data.arxiv", "cycle.data.openreview"]
+PRELOAD = ["cycle.data.arxiv", "cycle.data.openreview", "cycle.data.openreview_export"]
 
 
 class RecordTimeout(RuntimeError):
