@@ -240,6 +240,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             *overrides,
             f"sampling.max_new_tokens={size.max_new_tokens}",
             f"reviewer.max_prompt_tokens={max_length - size.max_new_tokens}",
+            f"reviewer.rating_scale=[{scale[0]},{scale[1]}]",
         ],
     )
     # The input every predictor reads: the reviewer prompt, the paper cut to the prompt budget
@@ -250,7 +251,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     def prompt(text: str) -> list[dict[str, str]]:
         fitted = fit_paper(
             tokenizer,
-            reviewer_prompt(text, reviewer_cfg.num_reviews),
+            reviewer_prompt(text, reviewer_cfg.num_reviews, scale),
             int(reviewer_cfg.max_prompt_tokens),
             reviewer_cfg.paper_truncation,
         )

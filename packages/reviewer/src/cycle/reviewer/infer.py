@@ -17,7 +17,7 @@ from typing import Any, Literal
 from cycle.core.chat import Message, render_prompt, tokenize_chat
 from cycle.core.generation.base import Generator
 from cycle.core.schemas import SamplingConfig
-from cycle.data.records import Paper
+from cycle.data.records import DEFAULT_RATING_SCALE, Paper
 from cycle.data.review5k import reviewer_prompt
 from cycle.reviewer.format import ParsedReview, ReviewSet, parse_review
 from cycle.reviewer.schemas import PAPER_TRUNCATIONS, REWARDS, ReviewerConfig
@@ -240,12 +240,13 @@ class Reviewer:
     def prompt(self, paper: str | Paper) -> tuple[list[Message], int]:
         """The chat for one paper and how many paper tokens were cut to fit the budget."""
         text = paper.text if isinstance(paper, Paper) else paper
+        scale = self.config.rating_scale or DEFAULT_RATING_SCALE
         budget = self.max_prompt_tokens
         if budget is None or getattr(self.generator, "tokenizer", None) is None:
-            return reviewer_prompt(text, self.config.num_reviews), 0
+            return reviewer_prompt(text, self.config.num_reviews, scale), 0
         fitted = fit_paper(
             self.generator.tokenizer,
-            reviewer_prompt(text, self.config.num_reviews),
+            reviewer_prompt(text, self.config.num_reviews, scale),
             budget,
             self.config.paper_truncation,
         )

@@ -25,6 +25,9 @@ class ReviewerConfig:
     paper_truncation: str = "end"  # end | middle
     # Prompt budget in tokens; null = model.context_length - sampling.max_new_tokens.
     max_prompt_tokens: int | None = None
+    # The venue's [lowest, highest] rating named in the system prompt; null = 1-10, or the
+    # scale of the Review-5K rows under evaluation (cycle evaluate_reviewer).
+    rating_scale: list[float] | None = None
 
 
 def register_configs() -> None:

@@ -258,6 +258,10 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
     )
 
     people, rows = _human_reviews(cfg, run)
+    if rows is not None and cfg.reviewer.get("rating_scale") is None:
+        from cycle.reviewer.scoring import rating_scale
+
+        cfg.reviewer.rating_scale = list(rating_scale(rows))  # the prompt names the venue's scale
     human, accepted = people.ratings, people.accepted
     rejected = list(people.rejected)
     outputs: dict[str, list[dict[str, Any]]] = {}

@@ -66,7 +66,7 @@ def short_review_messages(row: dict[str, Any], words: int = 30) -> list[Message]
         ReviewSet(short, meta, rp.decision), fields=SHORT_FIELDS, by_rating=False
     )
     return [
-        *reviewer_prompt(row["paper_text"], len(short)),
+        *reviewer_prompt(row["paper_text"], len(short), rp.rating_scale),
         {"role": "assistant", "content": target},
     ]
 
