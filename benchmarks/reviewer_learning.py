@@ -53,7 +53,7 @@ class Size:
 
 SIZES = {
     "tiny": Size("reviewer_learning_tiny", 4, 2, 48),
-    "cpu": Size("reviewer_learning_cpu", 24, 4, 224),
+    "cpu": Size("reviewer_learning_cpu", 20, 4, 192),
     "gpu": Size("reviewer_learning_gpu", None, 64, 512),
 }
 
