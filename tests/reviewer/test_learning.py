@@ -195,3 +195,34 @@ def test_evaluate_reviewer_scores_the_predictions_file_to_the_generation_row(
             assert metrics[f"{label}/{key}"] == pytest.approx(row[key])
     lines = (out / "predictions-trained.jsonl").read_text().splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["e0", "e1"]
+
+
+@pytest.mark.parametrize("size", ["cpu", "gpu"], ids=["cpu-size", "gpu-size"])  # not the gpu mark
+def test_benchmark_presets_compose_on_smollm2(size: str, tmp_path: Path) -> None:
+    """The CPU and GPU sizes train SmolLM2 with LoRA-GA on the short target; the GPU one in bf16
+    and stopped after 4 minutes of training (it runs only on the device machine)."""
+    from cycle.core.config import compose_stage
+
+    cfg = compose_stage(
+        "train_reviewer",
+        [f"experiment=reviewer_learning_{size}", f"paths.root_dir={tmp_path}", "review5k_dir=x"],
+    )
+    assert cfg.model.name == "smollm2_135m" and cfg.peft.method == "lora_ga"
+    assert cfg.target == "short" and cfg.validation.papers > 0
+    if size == "gpu":
+        assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.max_time == "00:00:04:00"
+        assert cfg.sft.max_length == 8192 and cfg.max_examples is None
+    else:
+        assert cfg.trainer.accelerator == "cpu" and cfg.sft.max_length <= 1024
+
+
+def test_the_prompt_names_the_reviewer_rating_scale() -> None:
+    from cycle.reviewer.infer import Reviewer
+    from cycle.reviewer.schemas import ReviewerConfig
+    from tests.reviewer.test_stages import ScriptedGenerator
+
+    generator = ScriptedGenerator.__new__(ScriptedGenerator)
+    generator.tokenizer = None
+    on_six = Reviewer(generator, config=ReviewerConfig(rating_scale=[1, 6])).prompt("A paper.")
+    default = Reviewer(generator).prompt("A paper.")
+    assert "Score 1-6," in on_six[0][0]["content"] and "Score 1-10," in default[0][0]["content"]
