@@ -20,7 +20,9 @@ from a real export: ``cycle build_data data=openreview_export data.export_dir=<d
    - the constant predictor (the training papers' mean rating);
    - TF-IDF + ridge regression on the same input text, fitted on the same training papers;
    - the human reviewers (each against the mean of the others).
-   Columns: parse rate, Proxy MSE / MAE (n-1, ``cycle.reviewer.evaluate``), Spearman's rho with
+   Columns: parse rate (generations), rating mass (scoring: the probability the model gives to
+   writing a rating of the scale after the header, before renormalising), Proxy MSE / MAE (n-1,
+   ``cycle.reviewer.evaluate``), Spearman's rho with
    the mean human rating, decision accuracy and macro F1 (a rating read by scoring or regression
    accepts at the scale's threshold, ``cycle.reviewer.scoring.accept_threshold``) beside the
    papers' base accept rate. Everything is on the data's rating scale.
@@ -53,7 +55,7 @@ class Size:
 
 SIZES = {
     "tiny": Size("reviewer_learning_tiny", 4, 2, 48),
-    "cpu": Size("reviewer_learning_cpu", 20, 4, 192),
+    "cpu": Size("reviewer_learning_cpu", 60, 6, 192),
     "gpu": Size("reviewer_learning_gpu", None, 64, 512),
 }
 
@@ -162,12 +164,13 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def table_markdown(rows: list[dict[str, Any]], title: str) -> str:
     head = (
-        "| Reviewer | Ratings read by | Papers | Parse rate | Proxy MSE (n−1) | Proxy MAE (n−1) "
-        "| Spearman ρ | Accuracy | Macro F1 | Base accept rate |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| Reviewer | Ratings read by | Papers | Parse rate | Rating mass | Proxy MSE (n−1) "
+        "| Proxy MAE (n−1) | Spearman ρ | Accuracy | Macro F1 | Base accept rate |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     body = "".join(
         f"| {r['name']} | {r['how']} | {r['papers']} | {_fmt(r.get('parse_rate'))} "
+        f"| {_fmt(r.get('rating_mass'))} "
         f"| {_fmt(r['mse_n1'])} | {_fmt(r['mae_n1'])} | {_fmt(r.get('spearman'))} "
         f"| {_fmt(r['accuracy'])} | {_fmt(r['macro_f1'])} | {_fmt(r['base_accept_rate'])} |\n"
         for r in rows

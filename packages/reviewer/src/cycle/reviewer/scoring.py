@@ -175,9 +175,12 @@ class ValidationCurve(L.Callback):
         self.conversations, self.mean_ratings = list(conversations), list(mean_ratings)
         self.tokenizer, self.scale, self.every = tokenizer, scale, max(1, int(every_n_steps))
         self.history: list[dict[str, float | int | None]] = []
+        self._scorer: RatingScorer | None = None
 
     def evaluate(self, model: Any, step: int) -> dict[str, float | int | None]:
-        scorer = RatingScorer(model, self.tokenizer, self.scale)
+        if self._scorer is None or self._scorer.model is not model:
+            self._scorer = RatingScorer(model, self.tokenizer, self.scale)
+        scorer = self._scorer
         scores = [scorer.score(c) for c in self.conversations]
         errors = [
             abs(s.expected - r)
