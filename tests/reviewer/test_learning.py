@@ -226,3 +226,46 @@ def test_the_prompt_names_the_reviewer_rating_scale() -> None:
     on_six = Reviewer(generator, config=ReviewerConfig(rating_scale=[1, 6])).prompt("A paper.")
     default = Reviewer(generator).prompt("A paper.")
     assert "Score 1-6," in on_six[0][0]["content"] and "Score 1-10," in default[0][0]["content"]
+
+
+@pytest.mark.parametrize(
+    ("scales", "mse", "normalised"),
+    [(((1, 6), (1, 6)), 4.0, False), (((1, 6), (1, 10)), (12.96 + 4.0) / 2, True)],
+    ids=["one-venue", "mixed-venues"],
+)
+def test_evaluate_reviewer_scores_on_the_rows_scale(
+    tmp_path: Path, scales, mse, normalised
+) -> None:
+    """One venue: its own scale (a NeurIPS 2025 human votes Accept from 4, the prompt says 1-6);
+    mixed venues: every rating rescaled to 1-10, and the table says so."""
+    from cycle.core.stages import run_stage
+
+    papers = [
+        reviewed_paper("a", [2, 4], "Accept (poster)"),
+        reviewed_paper("b", [3, 5], "Reject"),
+    ]
+    for paper, scale in zip(papers, scales, strict=True):
+        paper.rating_scale = scale
+    data = write_review5k(tmp_path / "review5k", {"test": papers})
+    predictions = tmp_path / "predictions.jsonl"
+    review = "## Rating\n\n4\n\n## Summary\n\nFine.\n\n## Meta Review\n\nOk.\n\n## Paper Decision\n\nAccept"
+    predictions.write_text(
+        "\n".join(json.dumps({"id": pid, "text": review}) for pid in ("a", "b")) + "\n"
+    )
+    run_dir = tmp_path / "run"
+    metrics = run_stage(
+        "evaluate_reviewer",
+        [
+            f"paths.root_dir={tmp_path}",
+            f"predictions={predictions}",
+            f"review5k_dir={data}",
+            "logger=csv",
+        ],
+        run_dir=run_dir,
+    )
+    assert metrics["Human individual/mse_n1"] == pytest.approx(mse)
+    table = (run_dir / "table1.md").read_text()
+    assert ("normalised to 1–10" in table) == normalised
+    assert ("not comparable" in table) == (not normalised)  # the paper's 1-10 numbers
+    if not normalised:  # votes at >= 4 on 1-6: a accepted (4 votes yes, 2 no), b rejected (5 yes)
+        assert metrics["Human individual/accuracy"] == pytest.approx(1 / 2)

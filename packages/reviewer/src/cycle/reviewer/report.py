@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cycle.core.io import save_figure
+from cycle.data.review_text import format_number
 from cycle.reviewer.evaluate import PAPER_TABLE1, Table1Row
 
 COLUMNS = (
@@ -39,9 +40,13 @@ def _cells(row: Table1Row | Mapping[str, Any]) -> list[str]:
 
 
 def table1_markdown(
-    rows: Sequence[Table1Row], title: str = "Review-5K test", draw: str = "expected"
+    rows: Sequence[Table1Row],
+    title: str = "Review-5K test",
+    draw: str = "expected",
+    scale: Sequence[float] = (1, 10),
 ) -> str:
-    """Table 1's shape: rows human individual then each model; the paper's numbers in a note."""
+    """Table 1's shape: rows human individual then each model; the paper's numbers in a note
+    (only for ratings on the paper's 1-10 scale: errors on another scale are not comparable)."""
     lines = [
         f"## Reviewer evaluation ({title}; Table 1 of the paper)",
         "",
@@ -66,14 +71,24 @@ def table1_markdown(
         + "n: against the mean of all of "
         "them. The human row scores each reviewer against the others, and each review as an "
         "Accept vote when its rating is at least the threshold, against the final decision.",
-        "",
-        "Paper's numbers (Review-5K test, 782 papers), for reference:",
-        "",
-        "| Reviewer | " + " | ".join(COLUMNS) + " |",
-        "|---" * (len(COLUMNS) + 1) + "|",
     ]
-    for name, ref in PAPER_TABLE1.items():
-        lines.append(f"| {name} | " + " | ".join(_cells(ref)) + " |")
+    low, high = (format_number(v) for v in scale)
+    if (float(scale[0]), float(scale[1])) == (1.0, 10.0):
+        lines += [
+            "",
+            "Paper's numbers (Review-5K test, 782 papers), for reference:",
+            "",
+            "| Reviewer | " + " | ".join(COLUMNS) + " |",
+            "|---" * (len(COLUMNS) + 1) + "|",
+        ]
+        for name, ref in PAPER_TABLE1.items():
+            lines.append(f"| {name} | " + " | ".join(_cells(ref)) + " |")
+    else:
+        lines += [
+            "",
+            f"Ratings are on this data's {low}–{high} scale: the paper's Table 1 (ICLR, 1–10) "
+            "is not comparable and not shown.",
+        ]
     skipped = [r for r in rows if r.skipped_no_prediction]
     if skipped:
         lines += ["", "Papers without a readable predicted rating (left out of the proxy errors):"]

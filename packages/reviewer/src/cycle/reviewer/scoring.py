@@ -23,7 +23,8 @@ import torch
 
 from cycle.core.chat import Message, render_prompt, tokenize_chat
 from cycle.core.training.sequences import labels_from_mask
-from cycle.data.review_text import SCORE_RANGES
+from cycle.data.records import DEFAULT_RATING_SCALE
+from cycle.data.review_text import common_rating_scale
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +32,27 @@ RATING_HEADER = "## Rating\n\n"
 SCALE_COLUMN = "rating_scale"  # a Review-5K column: the venue's [lowest, highest] rating
 
 
-def rating_scale(rows: Any) -> tuple[int, int]:
-    """The rating scale of Review-5K rows (a dataset or dicts; their ``rating_scale``), else 1-10."""
+def row_scales(rows: Any) -> list[tuple[float, float]]:
+    """Each Review-5K row's rating scale (a dataset or dicts; ``rating_scale``, else 1-10)."""
     if hasattr(rows, "column_names"):
-        values = rows[SCALE_COLUMN] if SCALE_COLUMN in rows.column_names else []
+        values = rows[SCALE_COLUMN] if SCALE_COLUMN in rows.column_names else [None] * len(rows)
     else:
         values = [row.get(SCALE_COLUMN) for row in rows]
-    scales = {tuple(int(v) for v in s) for s in values if s}
-    if not scales:
-        low, high = SCORE_RANGES["rating"]
-        return int(low), int(high)
-    if len(scales) != 1:
+    return [(float(v[0]), float(v[1])) if v else DEFAULT_RATING_SCALE for v in values]
+
+
+def rating_scale(rows: Any, mixed: bool = False) -> tuple[int, int]:
+    """The rating scale of Review-5K rows: their one scale (1-10 for rows without one). Rows of
+    several venues' scales are an error, unless ``mixed``: then 1-10, onto which their ratings
+    must be ``rescale``d (``common_rating_scale``; label such numbers as normalised)."""
+    scales = row_scales(rows)
+    scale, normalised = common_rating_scale(scales or [DEFAULT_RATING_SCALE])
+    if normalised and not mixed:
         raise ValueError(
-            f"rows hold {len(scales)} rating scales {sorted(scales)}; score one venue at a time "
-            "or build the data with one scale"
+            f"rows hold {len(set(scales))} rating scales {sorted(set(scales))}; score one venue "
+            "at a time (build_data one export per venue)"
         )
-    return scales.pop()
+    return int(scale[0]), int(scale[1])
 
 
 def accept_threshold(scale: tuple[int, int]) -> int:

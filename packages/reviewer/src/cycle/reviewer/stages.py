@@ -187,7 +187,7 @@ def _human_reviews(cfg: DictConfig, run: Run) -> tuple[Any, Any]:
             rows = rows.select(range(min(int(cfg.max_papers), len(rows))))
         human = HumanReviews(
             list(rows["id"]),
-            [list(r) for r in rows["ratings"]],
+            _on_common_scale([list(r) for r in rows["ratings"]], rows),
             [bool(a) for a in rows["accepted"]],
         )
         where = f"the '{cfg.split}' split of Review-5K at {cfg.review5k_dir}"
@@ -206,7 +206,19 @@ def _human_accept_threshold(cfg: DictConfig, rows: Any) -> float:
 
     if cfg.get("human_accept_threshold") is not None:
         return float(cfg.human_accept_threshold)
-    return float(accept_threshold(rating_scale(rows) if rows is not None else (1, 10)))
+    return float(accept_threshold(rating_scale(rows, mixed=True) if rows is not None else (1, 10)))
+
+
+def _on_common_scale(ratings: list[list[float]], rows: Any) -> list[list[float]]:
+    """Human ratings on the rows' one scale, or rescaled to 1-10 where venues are mixed."""
+    from cycle.data.review_text import common_rating_scale, rescale
+    from cycle.reviewer.scoring import row_scales
+
+    scales = row_scales(rows)
+    target, normalised = common_rating_scale(scales)
+    if not normalised:
+        return ratings
+    return [[rescale(v, s, target) for v in r] for r, s in zip(ratings, scales, strict=True)]
 
 
 def _stored_predictions(
@@ -258,10 +270,16 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
     )
 
     people, rows = _human_reviews(cfg, run)
-    if rows is not None and cfg.reviewer.get("rating_scale") is None:
-        from cycle.reviewer.scoring import rating_scale
+    mixed = False
+    if rows is not None:
+        from cycle.data.review_text import common_rating_scale
+        from cycle.reviewer.scoring import rating_scale, row_scales
 
-        cfg.reviewer.rating_scale = list(rating_scale(rows))  # the prompt names the venue's scale
+        mixed = common_rating_scale(row_scales(rows))[1]
+        if cfg.reviewer.get("rating_scale") is None:
+            # The prompt names the venue's scale (1-10 where venues are mixed: the scale every
+            # rating is then scored on).
+            cfg.reviewer.rating_scale = list(rating_scale(rows, mixed=True))
     human, accepted = people.ratings, people.accepted
     rejected = list(people.rejected)
     outputs: dict[str, list[dict[str, Any]]] = {}
@@ -304,8 +322,13 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
             for r in reviews
         ]
     source = f"gold {Path(str(cfg.gold)).name}" if cfg.get("gold") else "Review-5K"
+    scale = list(cfg.reviewer.rating_scale or (1, 10))
+    normalised = ", ratings of mixed venues normalised to 1–10" if mixed else ""
     markdown = table1_markdown(
-        table, title=f"{source} {cfg.split}, {len(people.ids)} papers", draw=str(cfg.proxy_n1)
+        table,
+        title=f"{source} {cfg.split}, {len(people.ids)} papers{normalised}",
+        draw=str(cfg.proxy_n1),
+        scale=scale,
     )
     atomic_write_text(run.path("table1.md"), markdown)
     run.add_artifact("table1", run.path("table1.md"))
