@@ -56,7 +56,7 @@ class Size:
 SIZES = {
     "tiny": Size("reviewer_learning_tiny", 4, 2, 48),
     "cpu": Size("reviewer_learning_cpu", 60, 6, 192),
-    "gpu": Size("reviewer_learning_gpu", None, 64, 512),
+    "gpu": Size("reviewer_learning_gpu", 200, 32, 320),
 }
 
 
