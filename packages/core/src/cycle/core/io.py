@@ -83,15 +83,21 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def json_bytes(obj: Any, indent: int | None = None) -> bytes:
+    """``obj`` as UTF-8 JSON, losslessly even when a string holds lone surrogates (an
+    undecodable file name read with ``surrogateescape``, a ``"\\ud800"`` in a JSON input):
+    they are written as ``\\udcff`` escapes, which ``json.loads`` reads back as the same string.
+    Only strings can hold them, so the escapes always land inside JSON strings."""
+    text = json.dumps(obj, indent=indent, ensure_ascii=False, default=str)
+    return text.encode("utf-8", errors="backslashreplace")
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
-    return atomic_write_text(
-        path, json.dumps(obj, indent=indent, ensure_ascii=False, default=str) + "\n"
-    )
+    return atomic_write_bytes(path, json_bytes(obj, indent) + b"\n")
 
 
 def atomic_write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> Path:
-    text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
-    return atomic_write_text(path, text)
+    return atomic_write_bytes(path, b"".join(json_bytes(r) + b"\n" for r in rows))
 
 
 def read_jsonl(path: str | os.PathLike) -> list[Any]:
@@ -140,8 +146,8 @@ def append_jsonl(path: str | os.PathLike, row: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         _drop_torn_tail(path)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    with open(path, "ab") as f:
+        f.write(json_bytes(row) + b"\n")
         f.flush()
         os.fsync(f.fileno())
 

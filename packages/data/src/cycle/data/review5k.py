@@ -121,6 +121,7 @@ def build_review5k(
             except Exception as err:  # one record that cannot be stored must not stop the build
                 rejects.add("review5k", [Problem("forum", src, record, f"not stored: {err}")])
                 continue
+            seen.add(record, rp.paper.title)
             n_reviews += len(rp.reviews)
         ds = spool.to_dataset(Path(work) / "cache")
         splits = random_split(ds, train, test, seed)
