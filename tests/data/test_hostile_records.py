@@ -32,6 +32,7 @@ from tests.data.test_openreview import INV, FakeClient, FakeNote
 from tests.released_layout import released_row
 
 NESTED_ENVS = "\\begin{itemize}\n" * 600  # >= 500 nested, never closed
+DENSE = "$a_{b^{c}}$ {\\em x} \\cite{k} \\ref{t} " * 6000  # pylatexenc: seconds of work
 
 
 def _good_corpus(root: Path, n: int = 3) -> tuple[Path, Path]:
@@ -47,13 +48,13 @@ def _meta(folder: Path, **fields: object) -> None:
     (folder / "metadata.json").write_text(json.dumps({**meta, **fields}))
 
 
-def _build(tmp_path: Path, run_dir: Path, *extra: str) -> dict:
+def _build(tmp_path: Path, run_dir: Path, *extra: str, timeout_s: float = 20) -> dict:
     return run_stage(
         "build_data",
         [
             f"paths.root_dir={tmp_path}",
             "token_stats=false",
-            "data.limits.parse_timeout_s=20",
+            f"data.limits.parse_timeout_s={timeout_s}",
             *extra,
         ],
         run_dir=run_dir,
@@ -188,8 +189,7 @@ def test_float_stripping_matches_the_regex_and_is_linear():
 
 @pytest.mark.timeout(60)
 def test_outline_runs_under_the_parse_deadline():
-    dense = "$a_{b^{c}}$ {\\em x} \\cite{k} \\ref{t} " * 6000  # pylatexenc: seconds of work
-    table = f"\\begin{{table}}\\begin{{tabular}}{{l}}{dense}\\end{{tabular}}\\end{{table}}"
+    table = f"\\begin{{table}}\\begin{{tabular}}{{l}}{DENSE}\\end{{tabular}}\\end{{table}}"
     slow = Paper(
         "slow", sections=[("Introduction", "I."), ("Method", "M."), ("Experiments", table)]
     )
@@ -284,15 +284,18 @@ def test_released_review_rows_are_isolated_and_gold_needs_no_text(tmp_path):
     rows.append(_review_row(5, paper_context="\\section{A}" + NESTED_ENVS))
     rows.append(_review_row(6, id="\ud800"))
     rows.append(_review_row(7, id="R7", review="not a list"))
+    rows.append(_review_row(8, paper_context="\\section{A}" + DENSE * 2))  # over the deadline
     path = tmp_path / "review5k.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"id": "torn"\n')
     run_dir = tmp_path / "run"
-    result = _build(tmp_path, run_dir, "data=review5k", f"data.review5k_id={path}")
+    args = ("data=review5k", f"data.review5k_id={path}")
+    result = _build(tmp_path, run_dir, *args, timeout_s=1)
     reasons = _reasons(run_dir)
     assert "content is a str" in reasons["R3#0"] and "no usable reviews" in reasons["R3"]
     assert "holds '\\ud800'" in reasons["\ud800"]
-    assert "line 9 is not JSON" in reasons["?"]
+    assert "line 10 is not JSON" in reasons["?"]
     assert "review must be a list" in reasons["R7"]
+    assert "parse stopped after 1 s" in reasons["R8"]
     assert "RecursionError" in reasons["R4"] and "RecursionError" in reasons["R5"]
     assert result["review5k/papers"] == 3
     stored = [
@@ -307,7 +310,7 @@ def test_released_review_rows_are_isolated_and_gold_needs_no_text(tmp_path):
     gold_file = tmp_path / "gold.jsonl"
     gold_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
     gold = load_gold(str(gold_file), "test")
-    assert gold.ids == ["R0", "R1", "R2", "R4", "R5"]  # the deep papers need no parse here
+    assert gold.ids == ["R0", "R1", "R2", "R4", "R5", "R8"]  # the deep papers need no parse here
     assert {g["id"] for g in gold.rejected} >= {"R3", "\ud800"}
 
 
