@@ -5,7 +5,9 @@ variant B (``## Reviewer`` + level-3 fields) and DeepReviewer output (``\\boxed_
 ``\\boxed_verification{``, ``\\boxed_review{``, ``\\boxed_questions{``). It tolerates ``##`` vs
 ``###``, optional colons, values on the header line, bold markers, field-name case, extra
 whitespace and CRLF. It returns what it could read plus ``problems``; it never raises on a
-string and never invents a number it did not see.
+string and never invents a number it did not see. A DeepReviewer output cut inside its simulated
+reviewers is ``incomplete``: the reviewers it finished are kept for reading, but it gives no
+reward (it counts as unparsed), since their mean is not the rating the model was writing.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cycle.data.decision import read_decision
 from cycle.data.records import Review
 from cycle.data.review_text import (
     SCORE_RANGES,
     ReviewSet,
     format_number,
     format_score,
-    is_accept,
     render_review_text,
     score_from_string,
 )
@@ -82,6 +84,8 @@ class ParsedReview:
     questions: list[str] = field(default_factory=list)  # DeepReviewer search mode
     other_blocks: dict[str, str] = field(default_factory=dict)  # undocumented \boxed_NAME{ blocks
     truncated: bool = False  # the generation hit its token limit
+    # The text ends inside DeepReviewer's simulated reviewers: no reward is read from it.
+    incomplete: bool = False
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -112,7 +116,10 @@ class ParsedReview:
     def reward_rating(self, reward: str = "mean") -> float | None:
         """The rating a reward is made of: DeepReviewer's final review rating when it has one
         (the review its decision comes from), else the mean / min / max of the review set (for
-        DeepReviewer, its simulated reviewers)."""
+        DeepReviewer, its simulated reviewers). None for an ``incomplete`` output: the reviewers
+        that finished are not the review set the model was writing."""
+        if self.incomplete:
+            return None
         if self.final_rating is not None:
             return self.final_rating
         return getattr(self.review_set, f"{reward}_rating")
@@ -328,7 +335,9 @@ def _set_decision(parsed: ParsedReview, raw: str | None) -> None:
         return
     parsed.decision_raw = raw
     parsed.review_set.decision = raw
-    parsed.decision = "Accept" if is_accept(raw) else "Reject"
+    parsed.decision = read_decision(raw)
+    if parsed.decision is None:
+        parsed.problems.append(f"unreadable decision {_excerpt(raw)}: no unambiguous verdict")
 
 
 def _boxed_blocks(text: str, parsed: ParsedReview) -> tuple[dict[str, str], set[str]]:
@@ -392,6 +401,11 @@ def _read_deepreviewer(text: str, parsed: ParsedReview) -> None:
         parsed.problems.append("no \\boxed_review block")
         parsed.problems.append("no decision")
     parsed.final_review = final
+    if "simreviewers" in open_at_end:
+        parsed.incomplete = True
+        parsed.problems.append(
+            "the output ends inside \\boxed_simreviewers: incomplete, no reward is read from it"
+        )
     if "simreviewers" in blocks:
         reviews = _read_document(
             blocks["simreviewers"],

@@ -22,6 +22,8 @@ from typing import Any
 
 ID_KEYS = ("id", "paper_id")
 TEXT_KEYS = ("text", "output", "prediction", "review")
+# Paper-text columns of a gold record (``reviewed_paper_from_record`` reads the first present).
+PAPER_TEXT_KEYS = ("paper_context", "paper_text", "text")
 
 
 @dataclass
@@ -107,8 +109,21 @@ def load_gold(source: str, split: str) -> HumanReviews:
     from cycle.data.released import reviewed_paper_from_record
 
     out = HumanReviews([], [], [])
-    for row in _gold_rows(source, split):
-        paper, problems = reviewed_paper_from_record(row, source=source, require_text=False)
+    for number, row in enumerate(_gold_rows(source, split), start=1):
+        if not isinstance(row, dict):
+            out.rejected.append(
+                {"source": source, "id": f"row {number}", "reason": "not a JSON object"}
+            )
+            continue
+        # Scoring needs the reviews and the decision only: the paper text is never parsed.
+        row = {k: v for k, v in row.items() if k not in PAPER_TEXT_KEYS}
+        try:
+            paper, problems = reviewed_paper_from_record(row, source=source, require_text=False)
+        except Exception as err:  # one malformed record is that record's rejection
+            record = row.get("id") or row.get("paper_id") or f"row {number}"
+            reason = f"unreadable record: {type(err).__name__}: {str(err)[:200]}"
+            out.rejected.append({"source": source, "id": str(record), "reason": reason})
+            continue
         out.rejected += [
             {"source": source, "id": p.record, "reason": p.reason} for p in problems if p.dropped
         ]
