@@ -6,6 +6,8 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from cycle.core.config import compose_stage
 from cycle.core.stages import run_stage
 from cycle.data.paper_conversation import USER_INSTRUCTION
@@ -122,3 +124,26 @@ def test_natbib_bibitem_labels_across_line_breaks_resolve_their_keys(tmp_path: P
     for key in ("lee2021sparse", "muller2020", "zhao2022retrieval"):
         assert f"\\bibitem{{{key}}}\n" in tex and f"\\texttt{{{key}}}" not in tex
     assert "Cited as \\texttt{unknown2000}; not in the given bibliography." in tex
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_windows_line_endings_lose_nothing(ending: str) -> None:
+    """A released row saved with CRLF (or CR) line endings parses to the same paper."""
+    row = released_row()
+    first = row["messages"][2]["content"].replace(
+        "\\begin{abstract}\nWe combine them.", "\\begin{abstract}\nWe combine them.\nTwice."
+    )
+    row["messages"][2]["content"] = first
+    lf = _released_paper(row)
+    for message in row["messages"]:
+        message["content"] = message["content"].replace("\n", ending)
+    other = _released_paper(row)
+    assert (other.motivation, other.main_idea) == ("Long inputs are slow.", "Sparse retrieval.")
+    assert (other.interestingness, other.feasibility, other.novelty) == (7, 6, 6)
+    assert other.abstract == lf.abstract == "We combine them.\nTwice."
+    assert [(r.key, r.abstract) for r in other.references] == [
+        (r.key, r.abstract) for r in lf.references
+    ]
+    for name in ("title", "sections", "experimental_setup", "experimental_results", "problems"):
+        assert getattr(other, name) == getattr(lf, name), name
+    assert other.outline_text.count(ending) == first.count("\n")  # the turn is kept as generated

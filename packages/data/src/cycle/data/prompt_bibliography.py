@@ -117,7 +117,7 @@ def _bibitem_reference(raw: str) -> Reference:
 
 def parse_bibliography_turn(text: str) -> TurnBibliography:
     """Every BibTeX / ``\\bibitem`` entry of a user turn, with the abstract line above it."""
-    text = text.replace("\r\n", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if (cut := text.rfind(USER_INSTRUCTION)) >= 0:
         text = text[:cut]
     text = _TOPIC.sub("", text, count=1)
