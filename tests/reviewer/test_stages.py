@@ -381,3 +381,12 @@ def test_gold_records_need_no_paper_text_and_a_bad_one_is_rejected_alone(tmp_pat
     reasons = {r["id"]: r["reason"] for r in human.rejected}
     assert reasons["B"].startswith("unreadable record: AttributeError")
     assert reasons["row 3"] == "not a JSON object"
+    from cycle.core.stages import run_stage
+
+    preds = _write_predictions(tmp_path / "preds.jsonl", STORED)
+    run_dir = tmp_path / "run"
+    args = [f"paths.root_dir={tmp_path}", f"gold={gold}", f"predictions={preds}", "logger=csv"]
+    result = run_stage("evaluate_reviewer", args, run_dir=run_dir)
+    assert result["Predictions/n_papers"] == 2
+    rejected = (run_dir / "rejected.jsonl").read_text()
+    assert "unreadable record: AttributeError" in rejected and "not a JSON object" in rejected
