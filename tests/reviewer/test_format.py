@@ -586,7 +586,7 @@ def test_header_line_with_a_long_space_run_parses() -> None:
 
 
 def test_a_runaway_repetition_is_capped() -> None:
-    from cycle.reviewer.format import MAX_REVIEWS
+    from cycle.reviewer.review_sections import MAX_REVIEWS
 
     parsed = parse_review("## Rating\n\n6\n\n" * 5000)
     assert len(parsed.review_set.reviews) == MAX_REVIEWS and parsed.mean_rating == 6
