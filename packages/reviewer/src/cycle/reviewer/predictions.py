@@ -6,11 +6,14 @@ Predictions: JSONL, one output per line, ``{"id": <paper id>, "text": <generated
 text is any layout ``parse_review`` reads: CycleReviewer variant A or B, or DeepReviewer in any
 mode. Several lines with one id are that paper's k samples. ``"finish_reason": "length"`` or
 ``"truncated": true`` marks an output cut by its token limit (a rating it ends in is not used).
+A DeepReviewer output that ends inside ``\\boxed_simreviewers`` gives no rating, flagged or not:
+it counts against the parse rate instead of being scored by the reviewers that finished.
 
 Human side: the Review-5K split ``build_data`` wrote (default), or ``gold=<file>`` holding review
 records in the released / OpenReview layout (``id``, ``decision``, ``review: [{rating, content:
 {rating: "6: ...", ...}}]``; content fields may be wrapped as ``{"value": ...}``), read by
-``cycle.data.released.reviewed_paper_from_record``. No paper text is needed for scoring.
+``cycle.data.released.reviewed_paper_from_record``. Scoring needs no paper text, so none is
+read (its columns are dropped first); a record that cannot be read is rejected with the reason.
 """
 
 from __future__ import annotations
