@@ -22,10 +22,11 @@ from typing import Literal
 
 Verdict = Literal["Accept", "Reject"]
 
-# Clause boundaries: punctuation, and words that start a new clause.
+# Clause boundaries: punctuation, dashes, and words that start a new clause.
 _CLAUSE = re.compile(
-    r"[.;:!?,()\[\]{}\n\u2013\u2014]|\b(?:but|however|although|though|yet|whereas|while|so|because|since|"
-    r"therefore|thus|hence|and|which)\b"
+    r"[.;:!?,()\[\]{}\n\u2013\u2014]"
+    r"|\b(?:but|however|although|though|yet|whereas|while|so|because|since|therefore|thus|hence"
+    r"|and|which)\b"
 )
 _WORD = re.compile(r"[a-z]+")
 _NEGATORS = frozenset(
@@ -49,8 +50,8 @@ def _verdict_of(word: str) -> tuple[Verdict, int] | None:
     return None
 
 
-def _clause_verdict(words: list[str]) -> Verdict | None | Literal["none"]:
-    """The clause's verdict, None when it is ambiguous, "none" when it names no verdict."""
+def _clause_verdicts(words: list[str]) -> set[Verdict | None]:
+    """What each verdict word of a clause says once negated (None: negated twice)."""
     found: set[Verdict | None] = set()
     for i, word in enumerate(words):
         named = _verdict_of(word)
@@ -69,21 +70,17 @@ def _clause_verdict(words: list[str]) -> Verdict | None | Literal["none"]:
             found.add("Reject" if verdict == "Accept" else "Accept")
         else:
             found.add(verdict)
-    if not found:
-        return "none"
-    return found.pop() if len(found) == 1 else None
+    return found
 
 
 def read_decision(text: str) -> Verdict | None:
-    """ "Accept" or "Reject" from a decision text, or None when it is unreadable or ambiguous
-    (see the module docstring for the rule)."""
+    """The verdict of a decision text, or None when it has none or is ambiguous (the rule is in
+    the module docstring)."""
     text = text.lower().replace("\u2019", "'").replace("n't", " not").replace("-", " ")
     for clause in _CLAUSE.split(text):
-        if clause is None:
-            continue
-        verdict = _clause_verdict(_WORD.findall(clause))
-        if verdict != "none":
-            return verdict
+        found = _clause_verdicts(_WORD.findall(clause))
+        if found:
+            return found.pop() if len(found) == 1 else None
     return None
 
 
