@@ -359,3 +359,34 @@ def test_an_empty_split_names_the_split_and_the_fix(tmp_path: Path) -> None:
         run_stage(
             "evaluate_reviewer", [*args, f"gold={gold}", "split=test"], run_dir=tmp_path / "g"
         )
+
+
+def test_gold_records_need_no_paper_text_and_a_bad_one_is_rejected_alone(tmp_path: Path) -> None:
+    """`evaluate_reviewer gold=` with a paper of 600 nested unclosed environments (once a
+    RecursionError that ended the command), a review whose content is a string and a row that is
+    not an object: the first is scored without parsing its text, the others are rejected."""
+    from cycle.reviewer.predictions import load_gold
+
+    deep = "\\begin{itemize}\\item " * 600 + "text"
+    records = [
+        {**_gold_record(A), "paper_context": "\\section{Intro}\n" + deep},
+        {**_gold_record(B), "review": [{"id": "r0", "content": "6: marginally above"}]},
+        ["not", "a", "record"],
+        _gold_record(C),
+    ]
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    human = load_gold(str(gold), "test")
+    assert human.ids == ["A", "C"] and human.ratings[0] == [r.rating for r in A.reviews]
+    reasons = {r["id"]: r["reason"] for r in human.rejected}
+    assert reasons["B"].startswith("unreadable record: AttributeError")
+    assert reasons["row 3"] == "not a JSON object"
+    from cycle.core.stages import run_stage
+
+    preds = _write_predictions(tmp_path / "preds.jsonl", STORED)
+    run_dir = tmp_path / "run"
+    args = [f"paths.root_dir={tmp_path}", f"gold={gold}", f"predictions={preds}", "logger=csv"]
+    result = run_stage("evaluate_reviewer", args, run_dir=run_dir)
+    assert result["Predictions/n_papers"] == 2
+    rejected = (run_dir / "rejected.jsonl").read_text()
+    assert "unreadable record: AttributeError" in rejected and "not a JSON object" in rejected

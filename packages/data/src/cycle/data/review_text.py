@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any, Literal
 
+from cycle.data.decision import is_accept
 from cycle.data.records import Review
 
 Variant = Literal["A", "B"]
@@ -79,11 +80,6 @@ OPTIONAL_FIELDS = frozenset({"suggestions"})
 # exponent: "6,5", "1e1" and "1O: strong accept" are unreadable, not 6, 1 and 1. Linear time:
 # the lookahead is one or two characters.
 _LEADING_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)(?![\w]|[.,]\d)")
-# Accept negated: "Not accepted", "cannot be accepted", "Unacceptable".
-_NEGATED_ACCEPT = re.compile(
-    r"\b(?:not|never|cannot|can't|won't|no)\s+(?:be\s+|been\s+)?accept\w*|\bunaccept\w*"
-)
-_VERDICT = re.compile(r"accept|reject")
 
 
 def score_from_string(value: str | float | None) -> float | None:
@@ -99,17 +95,6 @@ def score_from_string(value: str | float | None) -> float | None:
         return float(value)
     match = _LEADING_NUMBER.match(value)
     return float(match.group(1)) if match else None
-
-
-def is_accept(decision: str) -> bool:
-    """FORMATS.md rule: Accept when the text says accept and does not negate it.
-
-    Negated forms ("Not accepted", "Unacceptable", "cannot be accepted") are removed first; then
-    the first of "accept" / "reject" decides ("Reject (cannot be accepted in its current form)"
-    and "Weak reject, could be accepted later" are Reject, "Accept (poster)" is Accept).
-    """
-    verdict = _VERDICT.search(_NEGATED_ACCEPT.sub(" ", decision.lower()))
-    return verdict is not None and verdict.group() == "accept"
 
 
 def format_number(value: float) -> str:
