@@ -20,7 +20,6 @@ from cycle.core.generation.base import (
 )
 from cycle.core.schemas import SamplingConfig
 
-
 # Prompt lengths are rounded up to this with a static cache (fewer compiled shapes).
 STATIC_PAD_MULTIPLE = 256
 
