@@ -80,17 +80,20 @@ def checks(review_data: Path | None = None) -> list[Check]:
     zero2 += " " + shlex.join(COMMON) + " && " + shlex.join([*cycle, "train_reviewer", *ZERO2])
     zero2 += " " + shlex.join(COMMON)
     convert = [py, "-c", CONVERT, "experiment=smol", *COMMON]
-    throughput = [py, "benchmarks/gpu_throughput.py", "--out", str(WORK / "throughput.json")]
+    throughput = [py, "benchmarks/gpu_throughput.py", "--budget-s", "40"]
+    throughput += ["--out", str(WORK / "throughput.json")]
     found = [
-        # measured: inside build_data, which it pushed past its 45 s limit
-        Check("convert", "SmolLM2 GGUF conversion (cached)", convert, 25),
-        # measured: 42 s
-        Check("gpu-tests", "gpu tests", [py, "-m", "pytest", "-q", "-m", "gpu"], 50),
+        # measured: 90 s on 2 loaded CPU cores; on the GPU machine it ran inside build_data,
+        # which it pushed past 45 s
+        Check("convert", "SmolLM2 GGUF conversion (cached)", convert, 40),
+        # measured: 42 s for the 3 tests then (one more since: the compiled static cache)
+        Check("gpu-tests", "gpu tests", [py, "-m", "pytest", "-q", "-m", "gpu"], 55),
         # measured: build_data 22 s with the conversion; the step itself not reached
-        Check("zero2", "ZeRO-2 step, SmolLM2 reviewer", ["bash", "-c", zero2], 45),
+        Check("zero2", "ZeRO-2 step, SmolLM2 reviewer", ["bash", "-c", zero2], 40),
         # the 4-minute target (not measured on a GPU since the cuts)
         Check("pipeline", "cycle pipeline experiment=smol", [*cycle, "pipeline", *SMOL], 240),
-        Check("throughput", "GPU throughput (benchmarks/gpu_throughput.py)", throughput, 40),
+        # starts no measurement after 40 s
+        Check("throughput", "GPU throughput (benchmarks/gpu_throughput.py)", throughput, 55),
     ]
     learning = ROOT / "benchmarks" / "reviewer_learning.py"
     if learning.is_file() and review_data is not None and review_data.is_dir():

@@ -40,8 +40,9 @@ CARRY_MARGIN = 2**20
 MAX_PARTS = 3
 # Beyond our packages' own dependencies: core's extras the check exercises.
 EXTRAS = [("packages/core", "wandb"), ("packages/core", "deepspeed"), ("packages/core", "gguf")]
-# Test tools (the machine has pytest, pytest-timeout, hypothesis: they drop out of the plan).
-TOOLS = ["pytest", "pytest-timeout", "hypothesis"]
+# Test tools (the machine has pytest, pytest-timeout, hypothesis: they drop out of the plan) and
+# trl, the peer that benchmarks/gpu_throughput.py compares the SimPO step with.
+TOOLS = ["pytest", "pytest-timeout", "hypothesis", "trl"]
 # Marker environment of the device's interpreter.
 DEVICE_ENV = {
     "python_version": "3.12",
