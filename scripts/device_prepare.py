@@ -149,6 +149,7 @@ def download(pins: dict[str, str], wheels: Path) -> None:
 def pack(payload: Path, out: Path, limit: int, max_parts: int = MAX_PARTS) -> list[Path]:
     """``payload`` as one tar stream cut into parts of ``limit`` bytes; a manifest of their
     sha256. Refuses a payload that needs more than ``max_parts`` parts."""
+    out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("part-*.tar"):
         old.unlink()
     whole = out / "payload.tar"
