@@ -140,7 +140,7 @@ def download(pins: dict[str, str], wheels: Path) -> None:
         spec = f"{name}=={version}"
         binary = [*pip, "download", "-q", "--no-deps", "-d", str(wheels), "--only-binary=:all:"]
         binary += ["--python-version", "3.12", *platform, spec]
-        if subprocess.run(binary).returncode == 0:
+        if subprocess.run(binary, capture_output=True).returncode == 0:
             continue
         # sdist only (antlr4-python3-runtime, deepspeed): carried as is, built on the device
         subprocess.run([*pip, "download", "-q", "--no-deps", "-d", str(wheels), spec], check=True)
