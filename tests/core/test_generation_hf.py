@@ -235,3 +235,20 @@ def test_compiled_static_cache_on_cuda_matches_eager(tiny_lm):
         assert texts(static) == texts(dynamic)
     finally:
         model.to("cpu")
+
+
+def test_a_failing_compiled_decode_falls_back_to_the_dynamic_cache(tiny_lm, monkeypatch, caplog):
+    model, tokenizer = tiny_lm
+    real = model.generate
+
+    def no_compiler(*args, generation_config, **kw):
+        if generation_config.cache_implementation == "static":
+            raise RuntimeError("InductorError: no C compiler")
+        return real(*args, generation_config=generation_config, **kw)
+
+    monkeypatch.setattr(model, "generate", no_compiler)
+    greedy = SamplingConfig(temperature=0.0, max_new_tokens=6)
+    static = HFGenerator(model, tokenizer, batch_size=2, progress=False, static_cache=True)
+    dynamic = HFGenerator(model, tokenizer, batch_size=2, progress=False)
+    assert texts(static.generate(PROMPTS, greedy)) == texts(dynamic.generate(PROMPTS, greedy))
+    assert static.static_cache is False and "no C compiler" in caplog.text

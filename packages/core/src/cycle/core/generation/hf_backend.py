@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from cycle.core.generation.base import (
     replicate,
 )
 from cycle.core.schemas import SamplingConfig
+
+log = logging.getLogger(__name__)
 
 # Prompt lengths are rounded up to this with a static cache (fewer compiled shapes).
 STATIC_PAD_MULTIPLE = 256
@@ -86,7 +89,9 @@ class HFGenerator(Generator):
         results: list[list[Completion]] = [[] for _ in encoded]
         with _seeded(sampling.seed, self.model.device), torch.inference_mode():
             for batch in tqdm(batches, desc="generate", unit="batch", disable=not self.progress):
-                rows = self._generate_batch([encoded[i] for i in batch], sampling, per_prompt)
+                rows = self._generate_or_fall_back(
+                    [encoded[i] for i in batch], sampling, per_prompt
+                )
                 for j, index in enumerate(batch):
                     for completion in rows[j * per_prompt : (j + 1) * per_prompt]:
                         completion.prompt_index = index
@@ -94,6 +99,25 @@ class HFGenerator(Generator):
         if per_prompt != n:
             results = replicate(results, n)
         return results
+
+    def _generate_or_fall_back(
+        self, input_ids: list[list[int]], sampling: SamplingConfig, per_prompt: int
+    ) -> list[Completion]:
+        """A batch whose compiled static-cache decoding fails (no C compiler for inductor, an op
+        it cannot capture) is decoded again with the dynamic cache, and so is every later one:
+        compiled decoding is a speed-up, never the reason a run fails."""
+        if not self.static_cache:
+            return self._generate_batch(input_ids, sampling, per_prompt)
+        try:
+            return self._generate_batch(input_ids, sampling, per_prompt)
+        except Exception as err:  # noqa: BLE001 - any compile failure; the reason is logged
+            log.warning(
+                "static-cache decoding failed (%s: %s); decoding with the dynamic cache from here",
+                type(err).__name__,
+                str(err)[:300],
+            )
+            self.static_cache = False
+            return self._generate_batch(input_ids, sampling, per_prompt)
 
     def _generate_batch(
         self, input_ids: list[list[int]], sampling: SamplingConfig, per_prompt: int
@@ -124,7 +148,8 @@ class HFGenerator(Generator):
         if self.static_cache:
             compiled = {
                 "cache_implementation": "static",
-                "compile_config": CompileConfig(fullgraph=True, mode="reduce-overhead"),
+                # dynamic=None: a second shape recompiles once with dynamic dimensions, not per shape
+                "compile_config": CompileConfig(mode="reduce-overhead", dynamic=None),
             }
         config = GenerationConfig(
             max_new_tokens=sampling.max_new_tokens,
