@@ -6,14 +6,16 @@
 
 Checks, in order, each under its own time limit (``INSTALL_S`` plus the limits: 8 minutes in
 all), each with its own data and setup so that one failing does not fail the next: SmolLM2's
-GGUF converted once into the shared model cache (every later check would convert it itself
-otherwise), the ``gpu``-marked tests, one DeepSpeed ZeRO-2 step of the SmolLM2 reviewer on a
+GGUF converted once into the shared model cache (a later check finding none converts it
+itself), the ``gpu``-marked tests, one DeepSpeed ZeRO-2 step of the SmolLM2 reviewer on a
 dataset it builds, ``cycle pipeline experiment=smol`` (bf16, gradient checkpointing, compiled
-static-cache decoding) with its learning report, ``benchmarks/gpu_throughput.py``, and, when
-``benchmarks/reviewer_learning.py`` and a carried review set (``$REVIEW_DATA``) are there,
-the reviewer's GPU learning run. Peak GPU memory comes from ``nvidia-smi`` sampled every
-250 ms, per check and per pipeline step. The report goes to ``$OUT/device_report.md``
-(``$OUT`` defaults to ``.device/out``) with the pipeline's own report beside it.
+static-cache decoding) with its learning report, and ``benchmarks/gpu_throughput.py``.
+``DEVICE_CHECKS=a,b`` runs only the named ones; ``learning`` (issue 20's
+``benchmarks/reviewer_learning.py --size gpu`` on the carried review set, ``$REVIEW_DATA``)
+runs only when named, in a `run` call of its own. Peak GPU memory comes from ``nvidia-smi``
+sampled every 250 ms, per check and per pipeline step. The report goes to
+``$OUT/device_report.md`` (``$OUT`` defaults to ``.device/out``) with the pipeline's own
+report, the throughput JSON and the learning run's output beside it.
 """
 
 from __future__ import annotations
