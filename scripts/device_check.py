@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / ".device" / "work"
+# Runs, caches and outputs of the checks; device_check.sh puts them beside the venv, outside the
+# tree (a later `run` call may replace what is under .device).
+WORK = Path(os.environ.get("DEVICE_WORK") or ROOT / ".device" / "work")
 COMMON = [f"paths.root_dir={WORK}", "logger=csv"]
 SMOL = ["experiment=smol", *COMMON]
 ZERO2_RUNS = f"paths.runs_dir={WORK}/zero2/runs"
@@ -99,7 +101,9 @@ def checks(review_data: Path | None = None) -> list[Check]:
     ]
     learning = ROOT / "benchmarks" / "reviewer_learning.py"
     if learning.is_file() and review_data is not None and review_data.is_dir():
-        argv = [py, str(learning), "--size", "gpu", "--data", str(review_data)]
+        # CYCLE_ROOT: its stages find SmolLM2's conversion in the checks' cache
+        argv = ["env", f"CYCLE_ROOT={WORK}", py, str(learning), "--size", "gpu"]
+        argv += ["--data", str(review_data)]
         argv += ["--out", str(WORK / "reviewer_learning")]
         found.append(Check("learning", "reviewer learning (gpu)", argv, LEARNING_S))
     return found

@@ -90,4 +90,5 @@ if [ ${#WHEELS[@]} -gt 0 ]; then "${PIP[@]}" "${WHEELS[@]}"; fi
 "${PIP[@]}" $(for p in packages/*/; do echo "-e $p"; done)
 "$VENV/bin/python" -m pip check || true  # listed in the log, not fatal
 echo "install: $(( $(date +%s) - START ))s"
-REVIEW_DATA="$STORE/payload/review5k" OUT=${OUT:-$STORE/out} "$VENV/bin/python" scripts/device_check.py run
+export DEVICE_WORK="$STORE/work" REVIEW_DATA="$STORE/payload/review5k"
+OUT=${OUT:-$STORE/out} "$VENV/bin/python" scripts/device_check.py run
