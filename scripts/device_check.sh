@@ -79,7 +79,7 @@ receive
 parts_status
 START=$(date +%s)
 if [ ! -d "$STORE/payload" ]; then
-  cat "$STORE"/part-*.tar | tar -x -C "$STORE"
+  cat "$STORE"/part-*.tar | tar -xz -C "$STORE"
 fi
 VENV="$STORE/venv"
 venv_over_parent "$VENV"

@@ -147,13 +147,14 @@ def download(pins: dict[str, str], wheels: Path) -> None:
 
 
 def pack(payload: Path, out: Path, limit: int, max_parts: int = MAX_PARTS) -> list[Path]:
-    """``payload`` as one tar stream cut into parts of ``limit`` bytes; a manifest of their
-    sha256. Refuses a payload that needs more than ``max_parts`` parts."""
+    """``payload`` as one gzipped tar stream (wheels barely shrink, a review set's Arrow files
+    do) cut into parts of ``limit`` bytes; a manifest of their sha256. Refuses a payload that
+    needs more than ``max_parts`` parts."""
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("part-*.tar"):
         old.unlink()
-    whole = out / "payload.tar"
-    with tarfile.open(whole, "w") as tar:
+    whole = out / "payload.tar.gz"
+    with tarfile.open(whole, "w:gz", compresslevel=6) as tar:
         tar.add(payload, arcname="payload")
     size = whole.stat().st_size
     if size > limit * max_parts:
