@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cycle.core.generation.base import Generator
+from cycle.core.runs import one_line_reason
 from cycle.core.schemas import SamplingConfig
 from cycle.data.records import Reference
 from cycle.researcher.experiments import ExperimentRunner, SimulatedRunner
@@ -164,7 +165,11 @@ class Researcher:
                 results.append(None)
                 errors.append("experiment not run: no valid experimental setup JSON")
                 continue
-            outcome = self.runner.run(setup)
-            results.append(None if outcome.error else results_message(outcome.results))
-            errors.append(outcome.error)
+            try:  # one paper's program (or its output) never ends the others' run
+                outcome = self.runner.run(setup)
+                results.append(None if outcome.error else results_message(outcome.results))
+                errors.append(outcome.error)
+            except Exception as err:
+                results.append(None)
+                errors.append(f"experiment failed: {one_line_reason(err)}")
         return results, errors
