@@ -359,3 +359,28 @@ def test_an_empty_split_names_the_split_and_the_fix(tmp_path: Path) -> None:
         run_stage(
             "evaluate_reviewer", [*args, f"gold={gold}", "split=test"], run_dir=tmp_path / "g"
         )
+
+
+def test_an_empty_split_is_one_line_on_the_command_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from datasets import DatasetDict, load_from_disk
+
+    data = write_review5k(tmp_path / "review5k", {"train": [A], "test": [B]})
+    for view in ("papers", "sft"):
+        train = load_from_disk(str(data / view / "hf" / "train"))
+        DatasetDict({"train": train, "test": train.select([])}).save_to_disk(
+            str(tmp_path / "r5k" / view / "hf")
+        )
+    out = subprocess.run(
+        [sys.executable, "-m", "cycle.core.cli", "evaluate_reviewer", f"paths.root_dir={tmp_path}"]
+        + [f"review5k_dir={tmp_path / 'r5k'}", "logger=csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("cycle evaluate_reviewer: the 'test' split at ") and "split=" in line
