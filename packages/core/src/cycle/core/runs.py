@@ -28,6 +28,7 @@ from cycle.core.io import (
     atomic_write_text,
     remove_temp_leftovers,
     sha256_path,
+    stat_fingerprint,
 )
 
 MANIFEST = "manifest.json"
@@ -128,9 +129,14 @@ def unlock_run_dir(run_dir: str | os.PathLike) -> None:
 
 
 def artifact_intact(run_dir: Path, entry: dict[str, Any]) -> bool:
-    """The registered file or folder exists and still has the hash the manifest recorded."""
+    """The registered file or folder exists and still has the hash the manifest recorded (read
+    only when the sizes and modification times differ from the recorded ones)."""
     path = run_dir / entry["path"]
-    return path.exists() and ("sha256" not in entry or sha256_path(path) == entry["sha256"])
+    if not path.exists():
+        return False
+    if "sha256" not in entry or entry.get("stat") == stat_fingerprint(path):
+        return True
+    return sha256_path(path) == entry["sha256"]
 
 
 @dataclass
@@ -239,7 +245,8 @@ class Run:
             return
         path = Path(path)
         rel = os.path.relpath(path, self.dir)
-        self.artifacts[name] = {"path": rel, "sha256": sha256_path(path), **meta}
+        stat = stat_fingerprint(path)  # before the hash: a change while hashing reads as changed
+        self.artifacts[name] = {"path": rel, "sha256": sha256_path(path), "stat": stat, **meta}
         self._verified.add(name)
         self.write_manifest()
 
