@@ -286,6 +286,7 @@ def test_command_researcher_marks_failed_papers_and_continues(tiny_lm, tmp_path)
     [
         ("print('[' * 100000)", "printed invalid JSON"),  # RecursionError in the decoder
         ("print('9' * 5000)", "printed invalid JSON"),  # ValueError: over the int digit limit
+        ("print('[' * 500 + ']' * 500)", "nested deeper than 32 levels"),  # deep for asdict()
         ("import os, signal; os.kill(os.getpid(), signal.SIGRTMIN + 5)", "SIGRTMIN+5"),
         ("import os; os.kill(os.getpid(), 64)", "SIGRTMAX"),
     ],

@@ -41,6 +41,7 @@ from cycle.researcher.containment import LINUX, POLL_S, ProcessTree, Usage, user
 # Passed through when set; everything else is dropped unless ``pass_env`` names it.
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES")
 MB = 1 << 20
+MAX_DEPTH = 32  # results are a list of {"name", "result": {"table": [[...]]}}: 5 levels
 
 
 @dataclass
@@ -228,6 +229,12 @@ class CommandRunner:
                 error=f"experiment command {name!r} printed invalid JSON ({where}): {out[:200]!r}",
                 stderr=err_text,
             )
+        if _depth(results) > MAX_DEPTH:  # the paper's row and exports recurse over it
+            return ExperimentOutcome(
+                error=f"experiment command {name!r} printed JSON nested deeper than {MAX_DEPTH} "
+                "levels",
+                stderr=err_text,
+            )
         return ExperimentOutcome(results=results, stderr=err_text)
 
     def _watch(self, proc: subprocess.Popen, tree: ProcessTree) -> str | None:
@@ -241,6 +248,19 @@ class CommandRunner:
                 return why
             time.sleep(POLL_S)
         return None
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and dicts nest in decoded JSON (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            stack.extend(
+                (v, level + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
 
 
 def _read_capped(path: Path, limit: int = 64 * MB) -> str:
