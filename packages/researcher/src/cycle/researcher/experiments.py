@@ -121,9 +121,8 @@ def signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:
-        if signal.SIGRTMIN < number < signal.SIGRTMAX:
-            return f"SIGRTMIN+{number - signal.SIGRTMIN}"
-        return f"signal {number}"
+        low, high = getattr(signal, "SIGRTMIN", 0), getattr(signal, "SIGRTMAX", 0)  # Linux's
+        return f"SIGRTMIN+{number - low}" if low < number < high else f"signal {number}"
 
 
 def over_limit(usage: Usage, limits: Limits) -> str | None:
