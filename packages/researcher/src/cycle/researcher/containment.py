@@ -12,8 +12,8 @@ same user cannot read its ``/proc/<pid>/environ`` (where the runner's secrets ar
 ``maps``; root and holders of ``CAP_SYS_PTRACE`` still can.
 
 Limits of this: the limits are checked every ``POLL_S`` seconds, so a program can exceed them
-between two checks; a child started by another thread of the runner while the program runs is
-counted as the program's. It contains mistakes, not an attacker (see experiments.py).
+between two checks; a child started by another thread of the runner while the program runs, or
+an orphan of the runner's other children re-parented to it then, is counted as the program's.
 """
 
 from __future__ import annotations
