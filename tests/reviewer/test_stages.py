@@ -390,3 +390,28 @@ def test_gold_records_need_no_paper_text_and_a_bad_one_is_rejected_alone(tmp_pat
     assert result["Predictions/n_papers"] == 2
     rejected = (run_dir / "rejected.jsonl").read_text()
     assert "unreadable record: AttributeError" in rejected and "not a JSON object" in rejected
+
+
+def test_an_empty_split_is_one_line_on_the_command_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from datasets import DatasetDict, load_from_disk
+
+    data = write_review5k(tmp_path / "review5k", {"train": [A], "test": [B]})
+    for view in ("papers", "sft"):
+        train = load_from_disk(str(data / view / "hf" / "train"))
+        DatasetDict({"train": train, "test": train.select([])}).save_to_disk(
+            str(tmp_path / "r5k" / view / "hf")
+        )
+    out = subprocess.run(
+        [sys.executable, "-m", "cycle.core.cli", "evaluate_reviewer", f"paths.root_dir={tmp_path}"]
+        + [f"review5k_dir={tmp_path / 'r5k'}", "logger=csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("cycle evaluate_reviewer: the 'test' split at ") and "split=" in line

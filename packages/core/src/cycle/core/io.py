@@ -196,6 +196,22 @@ def sha256_path(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def stat_fingerprint(path: str | os.PathLike) -> str:
+    """A cheap stand-in for ``sha256_path``: the relative paths, sizes and modification times of
+    a file or a directory's files. Equal fingerprints are trusted without reading the content."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(q for q in path.rglob("*") if q.is_file())
+    h = hashlib.sha256()
+    for p in files:
+        if p != path and _is_temp(p.relative_to(path)):
+            continue
+        st = p.stat()
+        h.update(
+            f"{p.relative_to(path) if p != path else ''}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
+        )
+    return h.hexdigest()
+
+
 def remove_temp_leftovers(root: str | os.PathLike) -> list[Path]:
     """Delete the hidden temporaries (``.*.tmp``, ``.*.old``) a killed process left under
     ``root``; returns what was removed. Symlinks are removed, never followed. Only call this
