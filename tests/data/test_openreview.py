@@ -134,7 +134,7 @@ def test_forum_with_reviews_meta_review_and_decision(tmp_path):
     notes = forum(
         [review_note(0, "8: accept, good paper"), review_note(1, "N/A"), review_note(2, 3)]
     )
-    rp, problems = parse_forum(notes, "dump", tex)
+    rp, problems = parse_forum(notes, "dump", tmp_path)
     assert rp.decision == "Accept (spotlight)" and rp.accepted
     assert rp.ratings == [8, 3]
     assert (
@@ -143,7 +143,7 @@ def test_forum_with_reviews_meta_review_and_decision(tmp_path):
     assert rp.paper.paper_id == "F1" and rp.paper.sections == [("Intro", "Hello.")]
     assert [p.record for p in problems] == ["r1"]
     # Without a Decision note the decision comes from the venue.
-    rp, _ = parse_forum(forum([review_note(0, 6)], decision=None), "dump", tex)
+    rp, _ = parse_forum(forum([review_note(0, 6)], decision=None), "dump", tmp_path)
     assert rp.decision == "Accept (poster)"
 
 
@@ -164,7 +164,7 @@ def test_withdrawn_and_desk_rejected_are_excluded(venueid, reason, tmp_path):
 def test_decision_from_venue_and_forum_errors(tmp_path):
     assert decision_from_venue("ICLR 2024 oral", INV) == "Accept (oral)"
     assert decision_from_venue("Submitted to ICLR 2024", f"{INV}/Rejected_Submission") == "Reject"
-    rp, problems = parse_forum(forum([review_note(0, 6)]), "dump", tmp_path / "missing.tex")
+    rp, problems = parse_forum(forum([review_note(0, 6)]), "dump", tmp_path / "missing")
     assert rp is None and "no paper text" in problems[-1].reason
     rp, problems = parse_forum(forum([review_note(0, "N/A")]), "dump", None, min_reviews=1)
     assert rp is None and "0 usable reviews" in problems[-1].reason

@@ -24,7 +24,13 @@ from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-PRELOAD = ["cycle.data.arxiv", "cycle.data.openreview", "cycle.data.outline", "cycle.data.released"]
+PRELOAD = [
+    "cycle.data.arxiv",
+    "cycle.data.openreview",
+    "cycle.data.openreview_export",
+    "cycle.data.outline",
+    "cycle.data.released",
+]
 GRACE_S = 2.0  # the worker's own alarm fires this long after the parent's deadline
 _PR_SET_PDEATHSIG = 1
 

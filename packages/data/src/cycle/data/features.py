@@ -35,6 +35,7 @@ PAPER = {
     "date": _S,
     "decision": _S,
     "source": _S,
+    "text_source": _S,
 }
 REVIEW = {
     "summary": _S,
@@ -60,12 +61,15 @@ REVIEW5K = Features(
         "reviews": [REVIEW],
         "meta_review": _S,
         "decision": _S,
+        "rating_scale": [_F],  # the venue's [lowest, highest] rating
         "accepted": Value("bool"),
         "ratings": [_F],
         "mean_rating": _F,
     }
 )
-REVIEW5K_SFT = Features({"id": _S, "messages": MESSAGES, "mean_rating": _F, "decision": _S})
+REVIEW5K_SFT = Features(
+    {"id": _S, "messages": MESSAGES, "mean_rating": _F, "decision": _S, "rating_scale": [_F]}
+)
 # A Research-14K row in the released layout (FORMATS.md §3) plus ``date`` for the split.
 RESEARCH14K = Features(
     {

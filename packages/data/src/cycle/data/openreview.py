@@ -1,12 +1,13 @@
-"""OpenReview API-v2 note dumps -> ``ReviewedPaper`` (FORMATS.md §4), and an optional live fetch.
+"""OpenReview API-v2 note dumps -> ``ReviewedPaper``, and an optional live fetch.
 
 A forum folder holds ``notes.json`` (the submission note and its replies, each content field
-wrapped as ``{"value": ...}``) and ``paper.tex`` (the submission's text, which notes do not
-carry). Reviews, the meta review and the decision are the replies whose invitations end in
-``/-/Official_Review``, ``/-/Meta_Review`` and ``/-/Decision``; withdrawn and desk-rejected
-submissions are excluded with a reason. Scores are read with ``score_from_string`` (the whole
-leading number: ``"10: strong accept"`` is 10) and checked against their ranges; every raw
-content value is kept in ``Review.raw``.
+wrapped as ``{"value": ...}``) and the submission's text, which notes do not carry:
+``paper.tex``, else ``paper.md`` (a PDF->Markdown conversion), else ``paper.pdf``
+(``cycle.data.paper_text``). Reviews, the meta review and the decision are the replies whose
+invitations end in ``/-/Official_Review``, ``/-/Meta_Review`` and ``/-/Decision``; withdrawn
+and desk-rejected submissions are excluded with a reason. Scores are read with
+``score_from_string`` (the whole leading number: ``"10: strong accept"`` is 10) and checked
+against their ranges; every raw content value is kept in ``Review.raw``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from typing import Any
 
 from cycle.core.io import atomic_write_json
 from cycle.data.ids import check_record_id, is_safe_path_part
-from cycle.data.latex import expand_file, parse_document
+from cycle.data.paper_text import PaperText, PaperTextError, read_paper_text
 from cycle.data.problems import Problem
 from cycle.data.records import Paper, Review, ReviewedPaper
 from cycle.data.review_text import SCORE_FIELDS, SCORE_RANGES, score_from_string
 from cycle.data.schemas import DEFAULT_LIMITS, FileLimits
-from cycle.data.source_files import SourceRoot, UnsafeFile
+from cycle.data.source_files import SourceRoot
 
 SUBMISSION, REVIEW, META_REVIEW, DECISION = (
     "/-/Submission",
@@ -138,32 +139,26 @@ def exclusion_reason(submission: dict[str, Any], notes: list[dict[str, Any]]) ->
     return None
 
 
-def _paper_from_tex(
-    path: Path, forum: str, content: dict[str, Any], source: SourceRoot | None = None
-) -> tuple[Paper, list[str]]:
-    text, problems = expand_file(path, source or SourceRoot(path.parent))
-    doc = parse_document(text)
-    paper = Paper(
-        paper_id=forum,
-        title=doc.title or _as_text(content.get("title")),
-        abstract=doc.abstract or _as_text(content.get("abstract")),
-        sections=doc.sections,
-        figures=doc.figures,
-        venue=_as_text(content.get("venue")),
-        source=str(path),
-    )
-    return paper, problems + doc.problems
+def paper_candidates(folder: Path) -> dict[str, Path]:
+    """A forum folder's text files, in the order they are tried."""
+    return {
+        "tex": folder / "paper.tex",
+        "markdown": folder / "paper.md",
+        "pdf": folder / "paper.pdf",
+    }
 
 
 def parse_forum(
     notes: list[dict[str, Any]],
     source: str = "",
-    paper_tex: Path | None = None,
+    paper_dir: Path | None = None,
     min_reviews: int = 1,
     files: SourceRoot | None = None,
+    keep_appendix: bool = False,
 ) -> tuple[ReviewedPaper | None, list[Problem]]:
     """A forum's notes -> ``ReviewedPaper``; ``(None, problems)`` when the forum is excluded.
-    ``paper.tex`` is read through ``files`` (default: its own folder)."""
+    The text is ``paper.tex``, else ``paper.md``, else ``paper.pdf`` in ``paper_dir``, read
+    through ``files`` (default: ``paper_dir`` itself)."""
     submission = next((n for n in notes if _is(n, SUBMISSION)), None) or next(
         (n for n in notes if n.get("id") and n.get("id") == n.get("forum")), None
     )
@@ -201,15 +196,28 @@ def parse_forum(
             *problems,
             Problem("forum", source, forum, f"{len(reviews)} usable reviews < {min_reviews}"),
         ]
-    if paper_tex is None or not (paper_tex.exists() or paper_tex.is_symlink()):
-        return None, [*problems, Problem("forum", source, forum, "no paper text (paper.tex)")]
-    try:
-        paper, latex_problems = _paper_from_tex(paper_tex, forum, content, files)
-    except UnsafeFile as err:
-        return None, [*problems, Problem("forum", source, forum, f"paper.tex refused: {err}")]
-    problems += [Problem("latex", str(paper_tex), forum, p, dropped=False) for p in latex_problems]
-    if not paper.sections:
-        return None, [*problems, Problem("forum", source, forum, "paper.tex has no sections")]
+    found: PaperText | None = None
+    if paper_dir is not None:
+        try:
+            found = read_paper_text(
+                files or SourceRoot(paper_dir), paper_candidates(paper_dir), keep_appendix
+            )
+        except PaperTextError as err:
+            return None, [*problems, Problem("forum", source, forum, f"paper text refused: {err}")]
+    if found is None:
+        reason = "no paper text (paper.tex, paper.md or paper.pdf)"
+        return None, [*problems, Problem("forum", source, forum, reason)]
+    problems += [Problem("latex", found.path, forum, p, dropped=False) for p in found.problems]
+    paper = Paper(
+        paper_id=forum,
+        title=found.title or _as_text(content.get("title")),
+        abstract=found.abstract or _as_text(content.get("abstract")),
+        sections=found.sections,
+        figures=found.figures,
+        venue=_as_text(content.get("venue")),
+        source=found.path,
+        text_source=found.text_source,
+    )
     paper.decision = decision
     return ReviewedPaper(
         paper=paper, reviews=reviews, meta_review=meta_review, decision=decision
@@ -226,8 +234,9 @@ def load_forum(
     min_reviews: int = 1,
     limits: FileLimits = DEFAULT_LIMITS,
     data_root: str | Path | None = None,
+    keep_appendix: bool = False,
 ) -> tuple[ReviewedPaper | None, list[Problem]]:
-    """One ``<forum>/notes.json`` (+ ``paper.tex``), files read only inside the folder (which
+    """One ``<forum>/notes.json`` (+ its paper text), files read only inside the folder (which
     must lie inside ``data_root`` when given); nothing raises."""
     folder = Path(folder)
     try:
@@ -235,9 +244,11 @@ def load_forum(
         notes = files.read_json(files.root / "notes.json")
         if not isinstance(notes, list) or not all(isinstance(n, dict) for n in notes):
             raise ValueError("notes.json is not a JSON list of notes")
-        rp, problems = parse_forum(notes, str(folder), files.root / "paper.tex", min_reviews, files)
+        rp, problems = parse_forum(
+            notes, str(folder), files.root, min_reviews, files, keep_appendix
+        )
         if rp is not None:  # rows name the text relative to the source folder, not where it lay
-            rp.paper.source = f"{folder.name}/paper.tex"
+            rp.paper.source = f"{folder.name}/{Path(rp.paper.source).name}"
         return rp, problems
     except Exception as err:  # one broken dump must not stop the build
         return None, [Problem("forum", str(folder), folder.name, f"{type(err).__name__}: {err}")]

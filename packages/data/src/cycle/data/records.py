@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# The rating scale of a review record when its venue does not say otherwise (ICLR, Review-5K).
+DEFAULT_RATING_SCALE = (1.0, 10.0)
 
 
 def _from_dict(cls: type[T], row: dict[str, Any]) -> T:
@@ -57,6 +59,7 @@ class Paper:
     date: str = ""  # ISO date (YYYY-MM-DD) when known; drives chronological splits
     decision: str = ""
     source: str = ""  # where it came from (arXiv source folder, OpenReview forum, ...)
+    text_source: str = ""  # tex | markdown | pdf | abstract (paper_text.TEXT_SOURCES)
 
     @property
     def text(self) -> str:
@@ -116,12 +119,14 @@ class Review:
 
 @dataclass
 class ReviewedPaper:
-    """A paper with its human reviews, meta review and decision (a Review-5K row)."""
+    """A paper with its human reviews, meta review and decision (a Review-5K row).
+    ``rating_scale`` is the venue's (lowest, highest) rating: NeurIPS 2025 rates 1-6."""
 
     paper: Paper
     reviews: list[Review] = field(default_factory=list)
     meta_review: str = ""
     decision: str = ""
+    rating_scale: tuple[float, float] = DEFAULT_RATING_SCALE
 
     @property
     def accepted(self) -> bool:
@@ -139,13 +144,16 @@ class ReviewedPaper:
             "reviews": [r.to_row() for r in self.reviews],
             "meta_review": self.meta_review,
             "decision": self.decision,
+            "rating_scale": [float(v) for v in self.rating_scale],
         }
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ReviewedPaper:
+        low, high = row.get("rating_scale") or DEFAULT_RATING_SCALE
         return cls(
             paper=Paper.from_row(row["paper"]),
             reviews=[Review.from_row(r) for r in row.get("reviews") or []],
             meta_review=row.get("meta_review", ""),
             decision=row.get("decision", ""),
+            rating_scale=(float(low), float(high)),
         )

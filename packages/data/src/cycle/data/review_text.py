@@ -9,6 +9,7 @@ output alike).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any, Literal
@@ -95,6 +96,24 @@ def score_from_string(value: str | float | None) -> float | None:
         return float(value)
     match = _LEADING_NUMBER.match(value)
     return float(match.group(1)) if match else None
+
+
+def rescale(value: float, scale: Sequence[float], target: Sequence[float] = (1, 10)) -> float:
+    """``value`` on ``scale`` (low, high) mapped linearly onto ``target``: 4 on 1-6 is 6.4 on 1-10."""
+    low, high = scale
+    new_low, new_high = target
+    return new_low + (value - low) * (new_high - new_low) / (high - low)
+
+
+def common_rating_scale(
+    scales: Iterable[Sequence[float]],
+) -> tuple[tuple[float, float], bool]:
+    """The scale to compute rating metrics on, and whether it is a normalisation: the rows'
+    own scale when they share one, else 1-10 (each rating ``rescale``d; label it as such)."""
+    found = {(float(s[0]), float(s[1])) for s in scales}
+    if len(found) == 1:
+        return found.pop(), False
+    return (1.0, 10.0), bool(found)
 
 
 def format_number(value: float) -> str:

@@ -13,6 +13,7 @@ class SplitConfig:
 
     train: int
     test: int
+    stratify: str | None = None  # a Review-5K column (e.g. accepted): split each value alike
 
 
 @dataclass
@@ -57,13 +58,31 @@ DEFAULT_LIMITS = FileLimits()
 
 
 @dataclass
+class OpenReviewExportConfig:
+    """How an OpenReview export in the PeerRead layout is read (``cycle.data.openreview_export``)."""
+
+    venue: str | None = None  # null: each record's ``conference``
+    rating_scale: list[int] | None = None  # [low, high]; null: rating_scales[venue]
+    rating_scales: dict[str, list[int]] = field(default_factory=dict)
+    # export field -> review score; fields not named here are kept in the review's ``raw``
+    score_fields: dict[str, str] = field(
+        default_factory=lambda: {"RECOMMENDATION": "rating", "REVIEWER_CONFIDENCE": "confidence"}
+    )
+    # true: a paper without readable full text is rejected; false: kept with its abstract
+    require_full_text: bool = True
+
+
+@dataclass
 class DataConfig:
     name: str = "sample"
-    # raw: build from LaTeX / OpenReview sources; released: load the released datasets.
+    # raw: build from LaTeX / OpenReview sources; released: load the released datasets;
+    # export: an OpenReview export in the PeerRead layout (export_dir).
     source: str = "raw"
     # raw sources; null = the bundled synthetic sample corpus.
     arxiv_dir: str | None = None
     openreview_dir: str | None = None
+    export_dir: str | None = None  # reviews/<id>.json (+ parsed_pdfs/<id>.pdf.md)
+    openreview_export: OpenReviewExportConfig = field(default_factory=OpenReviewExportConfig)
     # released datasets: a hub id or a local .json/.jsonl/.parquet file or folder.
     review5k_id: str | None = None
     research14k_id: str | None = None

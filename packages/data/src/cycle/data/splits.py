@@ -1,4 +1,4 @@
-"""Train/test split sizes and the two split rules (seeded random, chronological).
+"""Train/test split sizes and the split rules (seeded random, stratified, chronological).
 
 The paper's sizes are targets: a corpus with at least ``train + test`` rows gets exactly those
 sizes (rows beyond them are left out and counted as unused); a smaller corpus keeps the
@@ -40,6 +40,43 @@ def random_split(ds: Dataset, train: int, test: int, seed: int) -> dict[str, Dat
         "train": _rows(shuffled, 0, n_train),
         "test": _rows(shuffled, n_train, n_train + n_test),
     }
+
+
+def _apportion(total: int, weights: list[int]) -> list[int]:
+    """``total`` split in proportion to ``weights`` (largest remainder; sums to ``total``)."""
+    whole = sum(weights)
+    if total == 0 or whole == 0:
+        return [0] * len(weights)
+    exact = [total * w / whole for w in weights]
+    counts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (counts[i] - exact[i], i))
+    for i in by_remainder[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def stratified_split(
+    ds: Dataset, train: int, test: int, seed: int, column: str
+) -> dict[str, Dataset]:
+    """Seeded and stratified by ``column`` (e.g. ``accepted``): each value's rows are shuffled
+    on their own and both splits take each value's share of their size (largest remainder), so
+    a 5% reject rate is 5% of the test split too. Same rows, seed and sizes: same splits."""
+    import numpy as np
+
+    n_train, n_test = split_sizes(len(ds), train, test)
+    values = ds[column]
+    strata = sorted({str(v) for v in values})
+    members = {s: [i for i, v in enumerate(values) if str(v) == s] for s in strata}
+    sizes = [len(members[s]) for s in strata]
+    tests = _apportion(n_test, sizes)
+    trains = _apportion(n_train, [n - t for n, t in zip(sizes, tests, strict=True)])
+    rng = np.random.default_rng(seed)
+    picked: dict[str, list[int]] = {"train": [], "test": []}
+    for s, n_te, n_tr in zip(strata, tests, trains, strict=True):
+        order = rng.permutation(members[s]).tolist()
+        picked["test"] += order[:n_te]
+        picked["train"] += order[n_te : n_te + n_tr]
+    return {name: ds.select(sorted(rows)) for name, rows in picked.items()}
 
 
 def chronological_split(

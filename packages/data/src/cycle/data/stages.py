@@ -23,6 +23,7 @@ from cycle.data.abstracts import load_abstract_cache
 from cycle.data.arxiv import iter_source_folders, load_arxiv_paper
 from cycle.data.deadline import DeadlineWorker, RecordTimeout
 from cycle.data.openreview import forum_folders, load_forum
+from cycle.data.openreview_export import export_record_paths, load_export_paper
 from cycle.data.outline import build_outline_extractor
 from cycle.data.problems import Problem
 from cycle.data.records import Paper
@@ -43,6 +44,7 @@ from cycle.data.writer import RejectLog, make_token_counter, save_splits
 
 log = logging.getLogger(__name__)
 DATASETS = ("review5k", "research14k")
+SOURCES = ("raw", "released", "export")
 
 
 def sample_dir() -> Path:
@@ -67,7 +69,39 @@ def _research_papers(
             yield None, [Problem("paper", str(folder), folder.name, str(err))]
 
 
+def _export_papers(data: DataConfig, worker: DeadlineWorker) -> Iterator[tuple[Any, list]]:
+    if not data.export_dir:
+        raise ValueError("data.source=export needs data.export_dir=<folder with reviews/<id>.json>")
+    for path in islice(export_record_paths(data.export_dir), data.max_papers):
+        try:
+            yield worker.call(
+                load_export_paper,
+                path,
+                data.export_dir,
+                data.openreview_export,
+                data.min_reviews,
+                data.keep_appendix,
+                data.limits,
+            )
+        except (RecordTimeout, RuntimeError) as err:
+            yield None, [Problem("paper", str(path), path.stem, str(err))]
+
+
+def _raw_review_count(data: DataConfig) -> int | None:
+    """How many records a raw or export Review-5K build reads (for its progress bar)."""
+    if data.source == "export" and data.export_dir:
+        n = len(export_record_paths(data.export_dir))
+    elif data.source == "raw":
+        n = len(forum_folders(data.openreview_dir or sample_dir() / "openreview"))
+    else:
+        return None
+    return n if data.max_papers is None else min(n, data.max_papers)
+
+
 def _reviewed_papers(data: DataConfig, worker: DeadlineWorker) -> Iterator[tuple[Any, list]]:
+    if data.source == "export":
+        yield from _export_papers(data, worker)
+        return
     if data.source == "released":
         source = data.review5k_id or REVIEW5K_HUB
         for split, row in iter_review_rows(source):
@@ -83,7 +117,9 @@ def _reviewed_papers(data: DataConfig, worker: DeadlineWorker) -> Iterator[tuple
     root = Path(data.openreview_dir) if data.openreview_dir else sample_dir() / "openreview"
     for folder in islice(forum_folders(root), data.max_papers):
         try:
-            yield worker.call(load_forum, folder, data.min_reviews, data.limits, root)
+            yield worker.call(
+                load_forum, folder, data.min_reviews, data.limits, root, data.keep_appendix
+            )
         except (RecordTimeout, RuntimeError) as err:
             yield None, [Problem("forum", str(folder), folder.name, str(err))]
 
@@ -179,8 +215,10 @@ def _stats_tokenizer(model_cfg: DictConfig) -> Any:
 
 def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
     data = _data_config(cfg.data)
-    if data.source not in ("raw", "released"):
-        raise ValueError(f"data.source must be 'raw' or 'released', got {data.source!r}")
+    if data.source not in SOURCES:
+        raise ValueError(f"data.source must be one of {SOURCES}, got {data.source!r}")
+    if data.source == "export" and "research14k" in data.build:
+        raise ValueError("an OpenReview export holds reviews only: set data.build=[review5k]")
     todo = [name for name in data.build if not run.has(name)]
     unknown = set(data.build) - set(DATASETS)
     if unknown:
@@ -210,6 +248,9 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
                 variant=data.reviewer_variant,
                 export=data.export,
                 count_tokens=count,
+                stratify=split.stratify,
+                progress=True,
+                total=_raw_review_count(data),
             )
             run.add_artifact("review5k", run.dir / "review5k", **summary["review5k"])
         if "research14k" in todo and data.source == "released":
