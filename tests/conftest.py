@@ -39,6 +39,9 @@ def _has_cuda() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
+    # The slow end-to-end tests first: xdist workers then start them early, in parallel, and
+    # finish on short tests instead of one worker running a long test alone at the end.
+    items.sort(key=lambda item: "slow" not in item.keywords)
     if _has_cuda():
         return
     skip = pytest.mark.skip(reason="needs CUDA")
