@@ -1,4 +1,4 @@
-"""Review text: rendering (FORMATS.md §1) and the tolerant parser (§1–2)."""
+"""Review text: rendering (docs/formats.md §1) and the tolerant parser (§1–2)."""
 
 from __future__ import annotations
 

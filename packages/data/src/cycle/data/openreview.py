@@ -1,4 +1,4 @@
-"""OpenReview API-v2 note dumps -> ``ReviewedPaper``, and an optional live fetch.
+"""OpenReview API-v2 note dumps -> ``ReviewedPaper`` (docs/formats.md §4), and an optional live fetch.
 
 A forum folder holds ``notes.json`` (the submission note and its replies, each content field
 wrapped as ``{"value": ...}``) and the submission's text, which notes do not carry:

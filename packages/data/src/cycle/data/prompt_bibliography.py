@@ -1,4 +1,4 @@
-"""The bibliography of a Research-14K user turn (FORMATS.md §3, message 2) read back as references.
+"""The bibliography of a Research-14K user turn (docs/formats.md §3, message 2) read back as references.
 
 Released rows keep the bib keys the paper cites only in this turn: BibTeX entries (an
 ``Abstract: ...`` line directly above an entry, or an ``abstract`` field inside it) or, in some

@@ -1,4 +1,4 @@
-"""Loaders for the released layouts: Research-14K rows (FORMATS.md §3) and review records (§4).
+"""Loaders for the released layouts: Research-14K rows (docs/formats.md §3) and review records (§4).
 
 A source is a local ``.json``/``.jsonl``/``.parquet`` file, a folder of them, a folder written
 by ``save_to_disk``, or a hub id (``WestlakeNLP/Research-14K``) when online. Offline (either

@@ -1,4 +1,4 @@
-"""Research-14K: one row per accepted paper in the released layout (FORMATS.md §3), with the
+"""Research-14K: one row per accepted paper in the released layout (docs/formats.md §3), with the
 five-message conversation, split chronologically (newest papers test)."""
 
 from __future__ import annotations

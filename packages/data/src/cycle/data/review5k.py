@@ -1,6 +1,6 @@
 """Review-5K: one row per reviewed paper, and the reviewer SFT view.
 
-The SFT view is system prompt + paper text -> the review document of FORMATS.md §1
+The SFT view is system prompt + paper text -> the review document of docs/formats.md §1
 (``render_review_text``: reviews from lowest to highest rating, then meta review and
 decision). The train/test split is seeded; see ``splits`` for how sizes scale.
 """

@@ -1,4 +1,4 @@
-"""The review document a CycleReviewer writes (FORMATS.md §1): the ``ReviewSet`` record and its renderer.
+"""The review document a CycleReviewer writes (docs/formats.md §1): the ``ReviewSet`` record and its renderer.
 
 It lives in ``cycle.data`` because the Review-5K builder renders the reviewer's training target
 here, and ``data`` cannot import ``reviewer``; the tolerant parser is ``cycle.reviewer.format``.
@@ -208,7 +208,7 @@ def _render_one(review: Review, level: str) -> str:
 
 
 def render_review_text(review_set: ReviewSet, variant: Variant = "A") -> str:
-    """Write the review document of FORMATS.md §1, reviews from lowest to highest rating.
+    """Write the review document of docs/formats.md §1, reviews from lowest to highest rating.
 
     Variant A (8B/70B): level-2 fields, reviews separated by ``**********`` lines.
     Variant B (123B): each review opens with ``## Reviewer`` and has level-3 fields.

@@ -1,4 +1,4 @@
-"""The CycleResearcher paper protocol (FORMATS.md §3): prompt, parsing, ``GeneratedPaper``.
+"""The CycleResearcher paper protocol (docs/formats.md §3): prompt, parsing, ``GeneratedPaper``.
 
 Prompts come from the data package's renderer (``cycle.data.paper_conversation``), so a prompt
 at generation time is the user turn the policy was trained on. The parser reads both assistant

@@ -1,4 +1,4 @@
-"""One tolerant parser for every review layout (FORMATS.md §1–2).
+"""One tolerant parser for every review layout (docs/formats.md §1–2).
 
 ``parse_review`` reads CycleReviewer variant A (``**********`` separators, level-2 fields),
 variant B (``## Reviewer`` + level-3 fields) and DeepReviewer output (``\\boxed_simreviewers{``,
@@ -172,7 +172,7 @@ def _boxed_blocks(text: str, parsed: ParsedReview) -> tuple[dict[str, str], set[
 
     Looking for the *last* closing line keeps JSON braces inside a block intact; a block
     without one (a truncated generation) runs to the next block or the end and is reported.
-    Blocks FORMATS.md does not document (``\\boxed_analysis{``) go to ``other_blocks``.
+    Blocks docs/formats.md §2 does not document (``\\boxed_analysis{``) go to ``other_blocks``.
     """
     starts = list(_BOX_START.finditer(text))
     parsed.preamble = text[: starts[0].start()].strip()

@@ -1,4 +1,4 @@
-"""Reviewer evaluation of the paper's Table 1 (FORMATS.md §5): Proxy MSE/MAE, decision accuracy, macro F1.
+"""Reviewer evaluation of the paper's Table 1 (docs/formats.md §5): Proxy MSE/MAE, decision accuracy, macro F1.
 
 Averaging is **per paper**: every error array holds one value per paper, and a paper with many
 reviews weighs as much as one with two (for humans, each paper's errors are first averaged over
