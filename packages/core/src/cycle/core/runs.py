@@ -32,6 +32,7 @@ from cycle.core.io import (
 )
 
 MANIFEST = "manifest.json"
+_BOOKKEEPING = frozenset({"path", "sha256", "stat"})  # what add_artifact records itself
 log = logging.getLogger(__name__)
 
 
@@ -249,6 +250,10 @@ class Run:
         self.artifacts[name] = {"path": rel, "sha256": sha256_path(path), "stat": stat, **meta}
         self._verified.add(name)
         self.write_manifest()
+
+    def artifact_meta(self, name: str) -> dict[str, Any]:
+        """What the stage recorded with an artifact, without the run's bookkeeping keys."""
+        return {k: v for k, v in self.artifacts[name].items() if k not in _BOOKKEEPING}
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
         self.metrics.update(metrics)

@@ -177,11 +177,6 @@ def _outline_extractor(cfg: DictConfig, data: DataConfig, worker: DeadlineWorker
     return build_outline_extractor(data.outline, build_generator(cfg.backend, cfg.model), sampling)
 
 
-def _built_summary(run: Run, name: str) -> dict[str, Any]:
-    """The summary an earlier (interrupted) run recorded with the dataset's artifact."""
-    return {k: v for k, v in run.artifacts[name].items() if k not in ("path", "sha256")}
-
-
 def _semantic_scholar(cfg: DictConfig, data: DataConfig) -> SemanticScholar | None:
     s2 = data.semantic_scholar
     if not s2.enabled:
@@ -282,7 +277,7 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
         if name in summary:
             summary[name] = summary.pop(name)
         elif name in data.build and name in run.artifacts:
-            summary[name] = _built_summary(run, name)
+            summary[name] = run.artifact_meta(name)  # what an interrupted run recorded
     if rejects.path.exists() and (todo or not run.has("rejected")):
         rejects.repair()  # a torn last line would change the hash on every rerun
         run.add_artifact("rejected", rejects.path)
