@@ -26,8 +26,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/cycle pipeline $(ARGS)
 
+# One pytest-xdist worker per core (at most 4: each worker holds its own torch models); tests
+# that must share a worker carry @pytest.mark.xdist_group (--dist loadgroup).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadgroup $(ARGS)
 
 test-gpu: $(STAMP)
 	$(BIN)/python -m pytest -q -m gpu $(ARGS)

@@ -91,6 +91,7 @@ def ours_step_fn(args: argparse.Namespace, model: Any, pair: dict[str, Any]):
         batch["input_ids"][i, : len(s)] = s
         batch["attention_mask"][i, : len(s)] = 1
         batch["completion_mask"][i, PROMPT_TOKENS : len(s)] = 1
+    batch = {k: v.to(model.device) for k, v in batch.items()}
 
     def step():
         loss, _ = simpo_nll_batch_loss(model, batch, cfg)
@@ -121,7 +122,7 @@ def trl_step_fn(args: argparse.Namespace, model: Any, pair: dict[str, Any]):
         max_length=PROMPT_TOKENS + len(pair["chosen"]) + 8,
         gradient_checkpointing=False,
         bf16=False,
-        use_cpu=True,
+        use_cpu=model.device.type == "cpu",
         report_to=[],
         disable_dropout=True,
     )
@@ -132,9 +133,9 @@ def trl_step_fn(args: argparse.Namespace, model: Any, pair: dict[str, Any]):
         ids = torch.cat([pair["prompt"], pair[side]]).unsqueeze(0)
         labels = ids.clone()
         labels[:, :PROMPT_TOKENS] = -100
-        batch[f"{side}_input_ids"] = ids
-        batch[f"{side}_attention_mask"] = torch.ones_like(ids)
-        batch[f"{side}_labels"] = labels
+        batch[f"{side}_input_ids"] = ids.to(model.device)
+        batch[f"{side}_attention_mask"] = torch.ones_like(ids).to(model.device)
+        batch[f"{side}_labels"] = labels.to(model.device)
 
     def step():
         loss, _ = trainer.get_batch_loss_metrics(model, batch)

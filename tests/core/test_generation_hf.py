@@ -203,3 +203,52 @@ def test_build_generator_hf(tiny_model_cfg):
     assert len(gen.generate(["The method"], sampled(max_new_tokens=4, n=2))[0]) == 2
     with pytest.raises(ValueError, match="unknown generation backend"):
         build_generator(BackendConfig(name="tgi"), tiny_model_cfg)
+
+
+def _static_vs_dynamic(model, tokenizer) -> tuple[list[list[Completion]], list[list[Completion]]]:
+    greedy = SamplingConfig(temperature=0.0, max_new_tokens=6, logprobs=True)
+    dynamic = HFGenerator(model, tokenizer, batch_size=2, progress=False)
+    static = HFGenerator(model, tokenizer, batch_size=2, progress=False, static_cache=True)
+    return dynamic.generate(PROMPTS, greedy), static.generate(PROMPTS, greedy)
+
+
+def test_static_cache_decodes_what_the_dynamic_cache_decodes(tiny_lm):
+    """The static cache (prompts padded to a multiple of 256 tokens) changes no greedy token."""
+    dynamic, static = _static_vs_dynamic(*tiny_lm)
+    assert texts(static) == texts(dynamic)
+    for d, s in zip(dynamic, static, strict=True):
+        assert s[0].logprobs == pytest.approx(d[0].logprobs, abs=1e-4)
+
+
+def test_build_generator_compiles_only_on_a_gpu(tiny_model_cfg):
+    backend = BackendConfig(name="hf", static_cache=True)
+    gen = build_generator(backend, tiny_model_cfg, progress=False)
+    assert gen.static_cache is torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+def test_compiled_static_cache_on_cuda_matches_eager(tiny_lm):
+    model, tokenizer = tiny_lm
+    model = model.to("cuda")
+    try:
+        dynamic, static = _static_vs_dynamic(model, tokenizer)
+        assert texts(static) == texts(dynamic)
+    finally:
+        model.to("cpu")
+
+
+def test_a_failing_compiled_decode_falls_back_to_the_dynamic_cache(tiny_lm, monkeypatch, caplog):
+    model, tokenizer = tiny_lm
+    real = model.generate
+
+    def no_compiler(*args, generation_config, **kw):
+        if generation_config.cache_implementation == "static":
+            raise RuntimeError("InductorError: no C compiler")
+        return real(*args, generation_config=generation_config, **kw)
+
+    monkeypatch.setattr(model, "generate", no_compiler)
+    greedy = SamplingConfig(temperature=0.0, max_new_tokens=6)
+    static = HFGenerator(model, tokenizer, batch_size=2, progress=False, static_cache=True)
+    dynamic = HFGenerator(model, tokenizer, batch_size=2, progress=False)
+    assert texts(static.generate(PROMPTS, greedy)) == texts(dynamic.generate(PROMPTS, greedy))
+    assert static.static_cache is False and "no C compiler" in caplog.text

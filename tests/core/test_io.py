@@ -177,3 +177,61 @@ def test_a_changed_artifact_is_not_trusted(tmp_path):
     art.write_bytes(b"01234")  # truncated
     again = Run.open(tmp_path / "run", "demo", {"a": 1})
     assert again.complete and not again.has("x") and again.broken_artifacts() == ["x"]
+
+
+HOLD_WITH_TEMP = """
+import sys, time
+from cycle.core.runs import Run
+run = Run.open(sys.argv[1], "demo", {"a": 1})
+(run.dir / ".live.json.tmp").write_text("being written")  # a live temporary of the holder
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def _hold(run_dir) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WITH_TEMP, str(run_dir)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_symlinked_name_of_a_locked_run_dir_is_refused_without_touching_it(tmp_path):
+    real = tmp_path / "runs" / "real"
+    holder = _hold(real)
+    try:
+        (tmp_path / "runs" / "alias").symlink_to(real)
+        with pytest.raises(RunLocked, match=rf"in use by another run \(pid {holder.pid}\)"):
+            Run.open(tmp_path / "runs" / "alias", "demo", {"a": 1})
+        assert (real / ".live.json.tmp").read_text() == "being written"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_refused_cli_run_writes_nothing_into_the_holders_dir(tmp_path):
+    """Hydra writes .hydra/{config,hydra,overrides}.yaml before the job runs: not into a dir
+    another run holds."""
+    run_dir = tmp_path / "held"
+    holder = _hold(run_dir)
+    try:
+        hydra_dir = run_dir / ".hydra"
+        hydra_dir.mkdir()
+        for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+            (hydra_dir / name).write_text(f"the holder's {name}\n")
+        before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+        out = subprocess.run(
+            [sys.executable, "-m", "cycle.core.cli", "build_data", f"hydra.run.dir={run_dir}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert out.returncode == 1
+        (line,) = out.stderr.strip().splitlines()
+        assert f"in use by another run (pid {holder.pid})" in line
+        assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    finally:
+        holder.kill()
+        holder.wait()

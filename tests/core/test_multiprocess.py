@@ -13,6 +13,9 @@ import pytest
 
 from cycle.core.io import atomic_write_jsonl
 
+# The two-rank runs share one xdist worker: one at a time, not four processes on two cores.
+pytestmark = pytest.mark.xdist_group("ddp")
+
 # One epoch: 8 rows / batch 2 / 2 ranks = 2 steps per rank (4 on a single process).
 DDP = ["trainer=ddp_cpu", "trainer.devices=2", "trainer.max_epochs=1", "logger=csv"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,9 +13,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_wheel_ships_the_config_tree(tmp_path) -> None:
+    # built from a copy (the conf/ link followed), so the checkout's build/ and egg-info stay
+    # untouched while other tests run from it in parallel
+    source = tmp_path / "core"
+    shutil.copytree(
+        ROOT / "packages" / "core", source, ignore=shutil.ignore_patterns("build", "*.egg-info")
+    )
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + [str(ROOT / "packages" / "core"), "-w", str(tmp_path / "wheels")],
+        + [str(source), "-w", str(tmp_path / "wheels")],
         check=True,
         timeout=300,
     )

@@ -99,3 +99,29 @@ def test_generate_samples_the_rl_policy_of_its_experiment(tmp_path) -> None:
     _manifest(run, "complete", "2026-01-01T00:00:00", final_policy="final_policy")
     assert Path(compose_stage("generate", common).policy) == (run / "final_policy").absolute()
     assert Path(compose_stage("rlloop", common).policy) == sft  # P_0 stays the SFT policy
+
+
+def test_an_edited_upstream_artifact_fails_the_downstream_stage_in_one_line(tmp_path) -> None:
+    """A valid but edited file in a recorded artifact is not used silently."""
+    import subprocess
+    import sys
+
+    from cycle.core.runs import Run
+
+    upstream = Run.open(tmp_path / "runs" / "build_data" / "default", "build_data", {"a": 1})
+    data = upstream.path("research14k", "papers", "hf", "dataset_dict.json")
+    data.write_text('{"splits": ["train", "test"]}')
+    upstream.add_artifact("research14k", data.parents[2])
+    upstream.mark("complete")
+    upstream.close()
+    data.write_text('{"splits": ["test", "train"]}')  # edited, still valid
+    out = subprocess.run(
+        [sys.executable, "-m", "cycle.core.cli", "generate", f"paths.root_dir={tmp_path}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1, out.stderr[-2000:]
+    (line,) = out.stderr.strip().splitlines()
+    assert "research14k" in line and "changed since" in line and "`cycle build_data`" in line

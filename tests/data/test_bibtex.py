@@ -118,3 +118,35 @@ def test_semantic_scholar_rejects_bad_batch_size(tmp_path):
     with pytest.raises(ValueError):
         SemanticScholar(tmp_path, batch_size=501)
     assert normalize_title("Über-Net: A {Test}") == "bernetatest"
+
+
+def test_semantic_scholar_behind_a_broken_proxy_degrades_like_offline(tmp_path, monkeypatch):
+    """A proxy that answers garbage (http.client.BadStatusLine, not an OSError): lookups stop,
+    the ids count as failed and the error is kept for the summary; nothing raises."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer_garbage() -> None:
+        for _ in range(2):
+            conn, _ = server.accept()
+            conn.recv(65536)
+            conn.sendall(b"garbage from a broken proxy\r\n\r\n")
+            conn.close()
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/graph/v1/paper/batch"
+    monkeypatch.setattr("cycle.data.semantic_scholar.BATCH_URL", url)
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    s2 = SemanticScholar(tmp_path / "s2", batch_size=1, min_interval_s=0)
+    refs = [Reference("a", title="A", arxiv="2101.00001"), Reference("b", title="B", doi="10.1/x")]
+    counts = attach_abstracts(refs, {}, s2)
+    assert counts["missing"] == 2 and s2.requests == 1
+    stats = s2.stats()
+    assert stats["failed_lookups"] == 2 and "BadStatusLine" in stats["error"]
+    server.close()

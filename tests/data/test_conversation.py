@@ -1,4 +1,4 @@
-"""The five-message conversation (FORMATS.md §3) and the outline extractors."""
+"""The five-message conversation (docs/formats.md §3) and the outline extractors."""
 
 from __future__ import annotations
 

@@ -209,7 +209,7 @@ def test_fetch_forums_caches_and_checks_arguments(tmp_path, monkeypatch):
     (tmp_path / "A").mkdir()
     (tmp_path / "A" / "notes.json").write_text("[]")
     client = FakeClient()
-    assert fetch_forums(INV, tmp_path, client=client) == {"fetched": 1, "cached": 1}
+    assert fetch_forums(INV, tmp_path, client=client) == {"fetched": 1, "cached": 1, "refused": 0}
     assert client.calls == [{"invitation": f"{INV}/-/Submission", "details": "replies"}]
     saved = json.loads(Path(tmp_path / "B" / "notes.json").read_text())
     assert [n["id"] for n in saved] == ["B", "B-r"] and "details" not in saved[0]

@@ -278,3 +278,151 @@ def test_command_researcher_marks_failed_papers_and_continues(tiny_lm, tmp_path)
     assert "printed invalid JSON" in bad.experiment_error and bad.second_text == ""
     assert unset.experiment_error.startswith("experiment not run")
     assert len(gen.calls[-1][0]) == 1  # only the paper with results got a second turn
+
+
+# Hostile program output and exits: each is that paper's recorded error, never an exception.
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("print('[' * 100000)", "printed invalid JSON"),  # RecursionError in the decoder
+        ("print('9' * 5000)", "printed invalid JSON"),  # ValueError: over the int digit limit
+        ("print('[' * 500 + ']' * 500)", "nested deeper than 32 levels"),  # deep for asdict()
+        ("import os, signal; os.kill(os.getpid(), signal.SIGRTMIN + 5)", "SIGRTMIN+5"),
+        ("import os; os.kill(os.getpid(), 64)", "SIGRTMAX"),
+    ],
+)
+def test_hostile_output_and_exits_are_errors(code, error) -> None:
+    outcome = CommandRunner(_program(code), timeout_s=30).run(SETUP)
+    assert outcome.results is None and error in outcome.error
+
+
+class RaisingRunner:
+    """A runner whose own code fails on the second paper (a bug, or output nothing else survives)."""
+
+    simulated = False
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def run(self, setup):
+        self.calls += 1
+        if self.calls == 2:
+            raise RecursionError("maximum recursion depth exceeded")
+        from cycle.researcher.experiments import ExperimentOutcome
+
+        return ExperimentOutcome(results=[])
+
+
+def test_one_papers_experiment_failure_is_that_papers_error(tiny_lm) -> None:
+    _, tokenizer = tiny_lm
+    gen = ScriptedGenerator(tokenizer, [FIRST, FIRST, FIRST])
+    papers = Researcher(gen, SamplingConfig(), RaisingRunner()).write(REFS, n=3)
+    assert [p.experiment_error is None for p in papers] == [True, False, True]
+    assert "RecursionError" in papers[1].experiment_error and papers[1].second_text == ""
+    assert papers[0].complete and papers[2].complete
+
+
+def _gone(pids: list[int]) -> list[int]:
+    """The pids still alive (zombies included) a moment after the runner returned."""
+    return [p for p in pids if psutil.pid_exists(p)]
+
+
+# Daemons: `setsid` children, a double fork whose middle process exits, and a bounded fork bomb
+# of setsid copies; the program then exits 0 (or is stopped by a limit).
+DAEMONS = """
+import os, subprocess, sys, time
+pids = []
+for _ in range(int(sys.argv[2])):
+    pids.append(subprocess.Popen(['setsid', 'sleep', '120']).pid)
+if os.fork() == 0:  # double fork: the grandchild is orphaned at once
+    os.setsid()
+    if os.fork() == 0:
+        open(sys.argv[1] + '.orphan', 'w').write(str(os.getpid()))
+        time.sleep(120)
+    os._exit(0)
+while not os.path.exists(sys.argv[1] + '.orphan'):
+    time.sleep(0.01)
+open(sys.argv[1], 'w').write(' '.join(map(str, pids)))
+print('[]')
+"""
+
+
+def _daemon_pids(pid_file: Path) -> list[int]:
+    pids = [int(p) for p in pid_file.read_text().split()]
+    return [*pids, int(Path(f"{pid_file}.orphan").read_text())]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="process-tree containment is Linux-only")
+def test_no_descendant_survives_a_normal_exit(tmp_path) -> None:
+    pid_file = tmp_path / "daemons"
+    outcome = CommandRunner([*_program(DAEMONS), str(pid_file), "20"], timeout_s=60).run(SETUP)
+    assert outcome.error is None, outcome.error + outcome.stderr
+    pids = _daemon_pids(pid_file)
+    assert len(pids) == 21 and not _gone(pids)
+
+
+# The program logs each copy's pid as it starts it: the file lists every process made.
+BOMB = """
+import os, subprocess, sys, time
+log = open(sys.argv[1], 'a')
+for _ in range(150):
+    child = subprocess.Popen(['setsid', 'sleep', '120'])
+    log.write(f'{child.pid}\\n'); log.flush()
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="process-tree containment is Linux-only")
+def test_fork_bomb_of_setsid_copies_is_stopped_by_the_process_limit(tmp_path) -> None:
+    pid_file = tmp_path / "bomb"
+    runner = CommandRunner(
+        [*_program(BOMB), str(pid_file)], timeout_s=60, limits=Limits(max_processes=30)
+    )
+    outcome = runner.run(SETUP)
+    # As root the kernel ignores RLIMIT_NPROC and the runner's count stops it; as a user, fork fails.
+    assert "process limit" in outcome.error or "Resource temporarily unavailable" in outcome.stderr
+    pids = [int(p) for p in pid_file.read_text().split()]
+    assert pids and not _gone(pids)
+
+
+# Four children share the program's limits: each alone stays under them.
+SPREAD = """
+import subprocess, sys
+work = {'cpu': 'while True: pass', 'memory': "b = b'x' * (200 << 20); import time; time.sleep(60)"}
+kids = [subprocess.Popen([sys.executable, '-c', work[sys.argv[1]]]) for _ in range(4)]
+for k in kids:
+    k.wait()
+print('[]')
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="process-tree containment is Linux-only")
+@pytest.mark.parametrize(
+    ("kind", "limits", "error"),
+    [
+        ("cpu", Limits(cpu_s=2), "over the CPU-time limit"),
+        ("memory", Limits(memory_mb=500), "over the memory limit"),
+    ],
+)
+def test_limits_hold_across_children(kind, limits, error) -> None:
+    outcome = CommandRunner([*_program(SPREAD), kind], timeout_s=60, limits=limits).run(SETUP)
+    assert outcome.results is None and error in outcome.error
+
+
+# Run by a non-root runner (root reads any process's environ), the program prints its parent's
+# environment (not JSON: the error quotes what it printed).
+SNOOP = "cat /proc/$PPID/environ 2>&1 | tr '\\0' ' '"
+PARENT = "import sys; from cycle.researcher.experiments import CommandRunner; print(CommandRunner(['sh', '-c', sys.argv[1]], timeout_s=30).run([]).error)"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc is Linux's")
+def test_the_program_cannot_read_the_runners_secrets(tmp_path) -> None:
+    import os
+    import subprocess
+
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    argv = [*(drop if os.geteuid() == 0 else []), sys.executable, "-c", PARENT, SNOOP]
+    env = {"HF_TOKEN": "hf_secret_canary", "PATH": os.environ["PATH"], "TMPDIR": "/tmp"}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert "hf_secret_canary" not in done.stdout and "Permission denied" in done.stdout

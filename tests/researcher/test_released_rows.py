@@ -6,9 +6,12 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
+
 from cycle.core.config import compose_stage
 from cycle.core.stages import run_stage
-from cycle.data.released import research14k_references
+from cycle.data.paper_conversation import USER_INSTRUCTION
+from cycle.data.released import research14k_bibliography, research14k_references
 from cycle.researcher.data import sft_conversations
 from cycle.researcher.export import to_tex
 from cycle.researcher.protocol import build_prompt, parse_paper, parse_results_turn
@@ -93,3 +96,54 @@ def test_build_data_released_file_then_generate_and_rlloop_prompts(tmp_path: Pat
         assert user == build_prompt(expected[prompt.prompt_id])[1]["content"]
         for ref in expected[prompt.prompt_id]:
             assert ref.key in user and (not ref.abstract or f"Abstract: {ref.abstract}" in user)
+
+
+# natbib's \bibitem labels wrap at the line width, inside and outside braces.
+NATBIB_USER_TURN = (
+    "\\bibitem[Lee and Kim(2021)Lee, Kim, Park, Choi, Jung, and\n  Han]{lee2021sparse}\n"
+    "Ann Lee and Bo Kim.\n\\newblock Sparse Attention for Long Inputs.\n\\newblock In ICML, 2021.\n\n"
+    '\\bibitem[{M{\\"u}ller et~al.(2020)M{\\"u}ller, Ng, Ota,\n  and Lee}]\n  {muller2020}\n'
+    'Carl M\\"uller.\n\\newblock M\\"uller\'s Lemma Revisited.\n\\newblock JMLR, 2020.\n\n'
+    "\\bibitem[Zhao(2022)]{zhao2022retrieval}\n"
+    "Dan Zhao.\n\\newblock Retrieval-Augmented Models: A Survey.\n\\newblock 2022.\n\n"
+    "\\bibitem[Broken(2019)\n{never2019}\nNo closing bracket.\n\n" + USER_INSTRUCTION
+)
+
+
+def test_natbib_bibitem_labels_across_line_breaks_resolve_their_keys(tmp_path: Path) -> None:
+    row = released_row(bibitems=True)
+    row["messages"][1]["content"] = NATBIB_USER_TURN
+    refs, problems = research14k_bibliography(row)
+    assert [r.key for r in refs] == ["lee2021sparse", "muller2020", "zhao2022retrieval", ""]
+    assert refs[0].title == "Sparse Attention for Long Inputs" and refs[0].year == 2021
+    assert any("an entry without a key" in p and "Broken" in p for p in problems)
+    paper = _released_paper(row)
+    assert references_cited(paper) == 3  # Table 7: every key the paper cites and the turn gives
+    assert write_report(tmp_path, [paper])["mean_references_cited"] == 3
+    tex = to_tex(paper)
+    for key in ("lee2021sparse", "muller2020", "zhao2022retrieval"):
+        assert f"\\bibitem{{{key}}}\n" in tex and f"\\texttt{{{key}}}" not in tex
+    assert "Cited as \\texttt{unknown2000}; not in the given bibliography." in tex
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_windows_line_endings_lose_nothing(ending: str) -> None:
+    """A released row saved with CRLF (or CR) line endings parses to the same paper."""
+    row = released_row()
+    first = row["messages"][2]["content"].replace(
+        "\\begin{abstract}\nWe combine them.", "\\begin{abstract}\nWe combine them.\nTwice."
+    )
+    row["messages"][2]["content"] = first
+    lf = _released_paper(row)
+    for message in row["messages"]:
+        message["content"] = message["content"].replace("\n", ending)
+    other = _released_paper(row)
+    assert (other.motivation, other.main_idea) == ("Long inputs are slow.", "Sparse retrieval.")
+    assert (other.interestingness, other.feasibility, other.novelty) == (7, 6, 6)
+    assert other.abstract == lf.abstract == "We combine them.\nTwice."
+    assert [(r.key, r.abstract) for r in other.references] == [
+        (r.key, r.abstract) for r in lf.references
+    ]
+    for name in ("title", "sections", "experimental_setup", "experimental_results", "problems"):
+        assert getattr(other, name) == getattr(lf, name), name
+    assert other.outline_text.count(ending) == first.count("\n")  # the turn is kept as generated

@@ -14,7 +14,7 @@ from cycle.data.records import Paper, Reference
 from cycle.researcher.protocol import GeneratedPaper
 
 
-def _write_research14k(root) -> None:
+def _write_research14k(root, n_refs: int = 3, abstract: str = "We study {j}.") -> None:
     from datasets import Dataset
 
     from cycle.data.features import RESEARCH14K
@@ -27,10 +27,10 @@ def _write_research14k(root) -> None:
             Reference(
                 key=f"k{i}{j}",
                 title=f"Work {j}",
-                abstract=f"We study {j}.",
+                abstract=abstract.format(j=j),
                 bibtex=f"@misc{{k{i}{j},\n}}",
             )
-            for j in range(3)
+            for j in range(n_refs)
         ]
         paper = Paper(
             f"p{i}",
@@ -76,6 +76,19 @@ def _overrides(root) -> list[str]:
 def test_missing_data_names_the_command(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="cycle build_data experiment=tiny"):
         run_stage("generate", _overrides(tmp_path), run_dir=tmp_path / "run")
+
+
+def test_a_prompt_longer_than_the_context_fails_before_generating(tmp_path) -> None:
+    """max_references=null with a long bibliography: one line naming the max_references that fits
+    (the tiny model's context_length is 2048), not thousands of prompt tokens sent anyway."""
+    from cycle.core.preflight import ConfigError
+
+    abstract = "We study the {j}th kind of sparse attention for long inputs and what it costs."
+    _write_research14k(tmp_path, n_refs=150, abstract=abstract)
+    gen = [*_overrides(tmp_path), "max_references=null", "sampling.max_new_tokens=6"]
+    with pytest.raises(ConfigError, match=r"context of 2048 tokens .*: set max_references=\d+ \("):
+        run_stage("generate", gen, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "papers.jsonl").exists()
 
 
 def test_generate_with_base_model_then_train_then_generate_with_policy(

@@ -1,4 +1,4 @@
-"""Review text: rendering (FORMATS.md §1) and the tolerant parser (§1–2)."""
+"""Review text: rendering (docs/formats.md §1) and the tolerant parser (§1–2)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ _review_sets = st.builds(
     ReviewSet,
     reviews=st.lists(_reviews(), min_size=1, max_size=4),
     meta_review=_text,
-    decision=st.sampled_from(["Accept (poster)", "Accept (spotlight)", "Reject"]) | _line,
+    decision=st.sampled_from(["Accept (poster)", "Accept (spotlight)", "Reject"])
+    # free text after a verdict (a decision without one is reported as unreadable)
+    | st.builds("{}: {}".format, st.sampled_from(["Accept", "Reject"]), _line),
 )
 
 
@@ -584,7 +586,7 @@ def test_header_line_with_a_long_space_run_parses() -> None:
 
 
 def test_a_runaway_repetition_is_capped() -> None:
-    from cycle.reviewer.format import MAX_REVIEWS
+    from cycle.reviewer.review_sections import MAX_REVIEWS
 
     parsed = parse_review("## Rating\n\n6\n\n" * 5000)
     assert len(parsed.review_set.reviews) == MAX_REVIEWS and parsed.mean_rating == 6
@@ -654,3 +656,22 @@ def test_undocumented_boxed_block_is_kept_apart() -> None:
     assert [r.rating for r in parsed.review_set.reviews] == [5, 8]
     assert "undocumented \\boxed_analysis block kept apart" in parsed.problems
     assert parse_review("\\boxed_analysis{\nx\n}").layout != "deepreviewer"
+
+
+@pytest.mark.parametrize("truncated", [False, True])
+def test_deepreviewer_cut_inside_the_simulated_reviewers_gives_no_reward(truncated: bool) -> None:
+    """Cut at Reviewer 2's rating: Reviewer 1's 5 alone is not the paper's score."""
+    from cycle.reviewer.infer import aggregate
+
+    cut = _FULL[: _FULL.index("{rating}".format(rating="8"), _FULL.index("## Reviewer 2"))]
+    assert cut.rstrip().endswith("### Rating")
+    parsed = parse_review(cut, truncated=truncated)
+    assert parsed.incomplete and parsed.reward_rating() is None
+    assert [r.rating for r in parsed.review_set.reviews] == [5, None]  # kept for reading
+    assert any("ends inside \\boxed_simreviewers" in p for p in parsed.problems)
+    result = aggregate([cut, _FULL], truncated=[truncated, False])
+    assert result.n_unparseable == 1 and result.reward == 6.5  # the complete sample only
+    assert result.to_row()["samples"][0]["incomplete"] is True
+    # closed simulated reviewers without the final review stay readable (the reviewers' mean)
+    closed = _FULL[: _FULL.index("Now I will verify")]
+    assert parse_review(closed).reward_rating() == 6.5

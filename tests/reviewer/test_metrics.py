@@ -137,3 +137,31 @@ def test_decision_metrics_without_predictions() -> None:
         0.0,
     )
     assert decision_metrics([], []).coverage is None
+
+
+def test_table1_prints_the_same_cells_whatever_the_row_order() -> None:
+    """MAE n-1 here is exactly 1.875 (by hand: (13/6 + 1 + 13/12 + 13/4) / 4); a row order once
+    gave 1.8749999999999998 and printed 1.87 instead of 1.88."""
+    import itertools
+
+    from cycle.reviewer.evaluate import human_row, model_row
+    from cycle.reviewer.report import _num, table1_markdown
+
+    human = [[8, 5, 3], [10, 10], [3, 8, 10, 8], [5, 5, 5, 6]]
+    predicted = [7.5, 9.0, 8.0, 2.0]
+    tables, cells = set(), set()
+    for order in itertools.permutations(range(4)):
+        for flip in (False, True):
+            ratings = [human[i][::-1] if flip else human[i] for i in order]
+            accepted = [i % 2 == 0 for i in order]
+            rows = [
+                human_row(ratings, accepted),
+                model_row("m", ratings, accepted, [predicted[i] for i in order], [True] * 4),
+            ]
+            tables.add(tuple(tuple(r.to_dict().values()) for r in rows))
+            cells.add(table1_markdown(rows))
+    assert len(tables) == 1 and len(cells) == 1  # bit-identical values, identical tables
+    (table,) = tables
+    assert table[1][2] == 1.875 and "| m | 4.66 | 1.88 |" in cells.pop()
+    assert _num(1.8749999999999998) == _num(1.875) == "1.88"
+    assert (_num(1.865), _num(0.7424, 100, "%"), _num(None)) == ("1.87", "74.24%", "—")

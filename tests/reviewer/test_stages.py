@@ -359,3 +359,59 @@ def test_an_empty_split_names_the_split_and_the_fix(tmp_path: Path) -> None:
         run_stage(
             "evaluate_reviewer", [*args, f"gold={gold}", "split=test"], run_dir=tmp_path / "g"
         )
+
+
+def test_gold_records_need_no_paper_text_and_a_bad_one_is_rejected_alone(tmp_path: Path) -> None:
+    """`evaluate_reviewer gold=` with a paper of 600 nested unclosed environments (once a
+    RecursionError that ended the command), a review whose content is a string and a row that is
+    not an object: the first is scored without parsing its text, the others are rejected."""
+    from cycle.reviewer.predictions import load_gold
+
+    deep = "\\begin{itemize}\\item " * 600 + "text"
+    records = [
+        {**_gold_record(A), "paper_context": "\\section{Intro}\n" + deep},
+        {**_gold_record(B), "review": [{"id": "r0", "content": "6: marginally above"}]},
+        ["not", "a", "record"],
+        _gold_record(C),
+    ]
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    human = load_gold(str(gold), "test")
+    assert human.ids == ["A", "C"] and human.ratings[0] == [r.rating for r in A.reviews]
+    reasons = {r["id"]: r["reason"] for r in human.rejected}
+    assert reasons["B"] == "no usable reviews"
+    assert reasons["row 3"] == "not a JSON object"
+    from cycle.core.stages import run_stage
+
+    preds = _write_predictions(tmp_path / "preds.jsonl", STORED)
+    run_dir = tmp_path / "run"
+    args = [f"paths.root_dir={tmp_path}", f"gold={gold}", f"predictions={preds}", "logger=csv"]
+    result = run_stage("evaluate_reviewer", args, run_dir=run_dir)
+    assert result["Predictions/n_papers"] == 2
+    rejected = (run_dir / "rejected.jsonl").read_text()
+    assert "no usable reviews" in rejected and "not a JSON object" in rejected
+
+
+def test_an_empty_split_is_one_line_on_the_command_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from datasets import DatasetDict, load_from_disk
+
+    data = write_review5k(tmp_path / "review5k", {"train": [A], "test": [B]})
+    for view in ("papers", "sft"):
+        train = load_from_disk(str(data / view / "hf" / "train"))
+        DatasetDict({"train": train, "test": train.select([])}).save_to_disk(
+            str(tmp_path / "r5k" / view / "hf")
+        )
+    out = subprocess.run(
+        [sys.executable, "-m", "cycle.core.cli", "evaluate_reviewer", f"paths.root_dir={tmp_path}"]
+        + [f"review5k_dir={tmp_path / 'r5k'}", "logger=csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("cycle evaluate_reviewer: the 'test' split at ") and "split=" in line

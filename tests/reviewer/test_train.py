@@ -9,6 +9,9 @@ import pytest
 
 from tests.reviewer.test_stages import reviewed_paper, write_review5k
 
+# The module's tests read one trained run: on one xdist worker, it is trained once.
+pytestmark = pytest.mark.xdist_group("train_reviewer")
+
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 

@@ -76,3 +76,42 @@ def test_a_figure_a_step_report_shows_is_not_repeated(tmp_path):
     out = render_report(steps, tmp_path / "runs" / "pipeline" / "tiny")
     assert out.count("../../rlloop/tiny/rounds.png") == 1
     assert out.count("../../rlloop/tiny/other.png") == 1
+
+
+def test_report_opens_with_what_the_cycle_learned(tmp_path):
+    """Trained vs untrained reviewer, first-sample parse rates of base / SFT / final policy and
+    the reviewer's score per round, from the steps' metrics (experiment=smol's learning report)."""
+    from cycle.rlloop.pipeline import render_report
+
+    def step(stage: str, **metrics):
+        return {"stage": stage, "status": "complete", "seconds": 1.0, "dir": str(tmp_path)} | {
+            "metrics": metrics
+        }
+
+    steps = {
+        "rlloop": step(
+            "rlloop",
+            **{"baseline/mean_score": 3.5, "round_0/sample_mean_score": 3.25, "round_0/pairs": 2},
+            **{
+                "round_1/sample_mean_score": 4.0,
+                "round_1/eval_mean_score": 4.5,
+                "round_1/pairs": 3,
+            },
+        ),
+        "generate": step("generate", complete_papers=3, prompts=4),
+        "evaluate_reviewer": step(
+            "evaluate_reviewer",
+            **{"Trained/parse_rate": 1.0, "Trained/mae_n1": 1.25, "Untrained/parse_rate": 0.5},
+            **{"Human/mae_n1": 1.0},
+        ),
+        "generate_base": step("generate", complete_papers=0, prompts=4),
+        "generate_sft": step("generate", complete_papers=2, prompts=4),
+    }
+    out = render_report(steps, tmp_path)
+    learning = out[out.index("## Learning") : out.index("## rlloop")]
+    assert "| Trained | 1 | 1.25 | – |" in learning and "| Untrained | 0.5 | – | – |" in learning
+    assert "Human" not in learning  # the human row has no parse rate
+    rows = [ln for ln in learning.splitlines() if ln.startswith(("| base", "| SFT", "| final"))]
+    assert rows == ["| base | 0/4 |", "| SFT (P_0) | 2/4 |", "| final | 3/4 |"]
+    assert "| before (P_0) | – | 3.5 | – |" in learning
+    assert "| 0 | 3.25 | – | 2 |" in learning and "| 1 | 4 | 4.5 | 3 |" in learning

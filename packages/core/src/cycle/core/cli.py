@@ -5,6 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 USAGE = """usage: cycle <stage> [key=value ...] [-m] [--cfg job] [hydra options]
 
@@ -67,6 +72,24 @@ def _set_rank_command(argv0: str, stage: str) -> None:
         hydra_cfg.run.dir = hydra_cfg.runtime.output_dir
 
 
+def _save_job_configs(cfg: DictConfig, output_dir: str) -> None:
+    """What Hydra writes to ``<output dir>/.hydra`` (the job config, Hydra's, the overrides),
+    written here once the run directory is locked (base.yaml sets ``hydra.output_subdir: null``
+    so that Hydra itself writes nothing into a directory another run may hold)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from cycle.core.io import atomic_write_text
+
+    hydra_cfg = HydraConfig.instance().cfg
+    for name, node in (
+        ("config.yaml", cfg),
+        ("hydra.yaml", hydra_cfg),
+        ("overrides.yaml", hydra_cfg.hydra.overrides.task),
+    ):
+        atomic_write_text(Path(output_dir, ".hydra", name), OmegaConf.to_yaml(node))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -76,10 +99,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import hydra
     from hydra.core.hydra_config import HydraConfig
-    from omegaconf import DictConfig
 
     from cycle.core.config import find_config_dir, register_all_schemas
+    from cycle.core.distributed import is_rank_zero
     from cycle.core.preflight import ConfigError
+    from cycle.core.runs import RunLocked, lock_run_dir, unlock_run_dir
     from cycle.core.stages import discover_stages, execute
 
     if stage not in discover_stages():
@@ -92,11 +116,17 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     def task(cfg: DictConfig) -> float | None:
         _set_rank_command(launcher_argv0, stage)
+        output_dir = HydraConfig.get().runtime.output_dir
         try:
-            result = execute(stage, cfg, HydraConfig.get().runtime.output_dir)
-        except (ConfigError, FileNotFoundError) as err:  # user-fixable: one line, no traceback
+            if is_rank_zero():  # lock first: a refused run writes nothing into the holder's dir
+                lock_run_dir(output_dir)
+                _save_job_configs(cfg, output_dir)
+            result = execute(stage, cfg, output_dir)
+        except (ConfigError, FileNotFoundError, RunLocked) as err:  # one line, no traceback
             sys.stderr.write(f"cycle {stage}: {str(err).strip().splitlines()[0]}\n")
             raise SystemExit(1) from None
+        finally:
+            unlock_run_dir(output_dir)
         objective = cfg.get("objective")
         return float(result[objective]) if objective and objective in result else None
 

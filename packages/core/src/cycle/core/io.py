@@ -83,15 +83,21 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def json_bytes(obj: Any, indent: int | None = None) -> bytes:
+    """``obj`` as UTF-8 JSON, losslessly even when a string holds lone surrogates (an
+    undecodable file name read with ``surrogateescape``, a ``"\\ud800"`` in a JSON input):
+    they are written as ``\\udcff`` escapes, which ``json.loads`` reads back as the same string.
+    Only strings can hold them, so the escapes always land inside JSON strings."""
+    text = json.dumps(obj, indent=indent, ensure_ascii=False, default=str)
+    return text.encode("utf-8", errors="backslashreplace")
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
-    return atomic_write_text(
-        path, json.dumps(obj, indent=indent, ensure_ascii=False, default=str) + "\n"
-    )
+    return atomic_write_bytes(path, json_bytes(obj, indent) + b"\n")
 
 
 def atomic_write_jsonl(path: str | os.PathLike, rows: Iterable[Any]) -> Path:
-    text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
-    return atomic_write_text(path, text)
+    return atomic_write_bytes(path, b"".join(json_bytes(r) + b"\n" for r in rows))
 
 
 def read_jsonl(path: str | os.PathLike) -> list[Any]:
@@ -140,8 +146,8 @@ def append_jsonl(path: str | os.PathLike, row: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         _drop_torn_tail(path)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    with open(path, "ab") as f:
+        f.write(json_bytes(row) + b"\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -187,6 +193,22 @@ def sha256_path(path: str | os.PathLike) -> str:
     ):
         h.update(str(p.relative_to(path)).encode())
         h.update(sha256_file(p).encode())
+    return h.hexdigest()
+
+
+def stat_fingerprint(path: str | os.PathLike) -> str:
+    """A cheap stand-in for ``sha256_path``: the relative paths, sizes and modification times of
+    a file or a directory's files. Equal fingerprints are trusted without reading the content."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(q for q in path.rglob("*") if q.is_file())
+    h = hashlib.sha256()
+    for p in files:
+        if p != path and _is_temp(p.relative_to(path)):
+            continue
+        st = p.stat()
+        h.update(
+            f"{p.relative_to(path) if p != path else ''}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
+        )
     return h.hexdigest()
 
 

@@ -28,9 +28,11 @@ from cycle.core.io import (
     atomic_write_text,
     remove_temp_leftovers,
     sha256_path,
+    stat_fingerprint,
 )
 
 MANIFEST = "manifest.json"
+_BOOKKEEPING = frozenset({"path", "sha256", "stat"})  # what add_artifact records itself
 log = logging.getLogger(__name__)
 
 
@@ -90,8 +92,9 @@ def lock_run_dir(run_dir: str | os.PathLike) -> bool:
     """Own ``run_dir`` until ``unlock_run_dir`` or exit (``flock``: the kernel drops it when the
     holder dies, so a lock left by a killed run is taken over). Another live holder makes this
     raise ``RunLocked`` at once, naming its pid; a process the holder started shares its lock.
-    True when this call took the lock (the directory was nobody's: leftovers may be cleaned)."""
-    run_dir = Path(run_dir).absolute()
+    The lock is the resolved directory's, whatever name (a symlink) leads to it. Taking it
+    removes the temporaries an interrupted run left; True when this call took it."""
+    run_dir = Path(run_dir).resolve()
     if run_dir in _HELD_LOCKS:
         return False
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -114,20 +117,27 @@ def lock_run_dir(run_dir: str | os.PathLike) -> bool:
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, f"{os.getpid()}\n".encode())
     _HELD_LOCKS[run_dir] = fd
+    if run_dir.is_dir():
+        remove_temp_leftovers(run_dir)
     return True
 
 
 def unlock_run_dir(run_dir: str | os.PathLike) -> None:
-    fd = _HELD_LOCKS.pop(Path(run_dir).absolute(), None)
+    fd = _HELD_LOCKS.pop(Path(run_dir).resolve(), None)
     if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
 
 def artifact_intact(run_dir: Path, entry: dict[str, Any]) -> bool:
-    """The registered file or folder exists and still has the hash the manifest recorded."""
+    """The registered file or folder exists and still has the hash the manifest recorded (read
+    only when the sizes and modification times differ from the recorded ones)."""
     path = run_dir / entry["path"]
-    return path.exists() and ("sha256" not in entry or sha256_path(path) == entry["sha256"])
+    if not path.exists():
+        return False
+    if "sha256" not in entry or entry.get("stat") == stat_fingerprint(path):
+        return True
+    return sha256_path(path) == entry["sha256"]
 
 
 @dataclass
@@ -155,9 +165,8 @@ class Run:
         ``<dir>.previous-<its config hash>`` (kept, never resumed from) and the run starts afresh.
         The directory is locked to this process (``RunLocked`` if another run owns it)."""
         run_dir = Path(run_dir)
-        # Ranks > 0 only read the directory: the lock and the clean-up are rank 0's.
-        if is_rank_zero() and lock_run_dir(run_dir) and run_dir.is_dir():
-            remove_temp_leftovers(run_dir)
+        if is_rank_zero():  # ranks > 0 only read the directory: the lock is rank 0's
+            lock_run_dir(run_dir)
         if isinstance(
             cfg, DictConfig
         ):  # the job config; Hydra's own node holds volatile runtime values
@@ -237,9 +246,14 @@ class Run:
             return
         path = Path(path)
         rel = os.path.relpath(path, self.dir)
-        self.artifacts[name] = {"path": rel, "sha256": sha256_path(path), **meta}
+        stat = stat_fingerprint(path)  # before the hash: a change while hashing reads as changed
+        self.artifacts[name] = {"path": rel, "sha256": sha256_path(path), "stat": stat, **meta}
         self._verified.add(name)
         self.write_manifest()
+
+    def artifact_meta(self, name: str) -> dict[str, Any]:
+        """What the stage recorded with an artifact, without the run's bookkeeping keys."""
+        return {k: v for k, v in self.artifacts[name].items() if k not in _BOOKKEEPING}
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
         self.metrics.update(metrics)

@@ -72,6 +72,9 @@ class SamplingConfig:
 class BackendConfig:
     name: str = "hf"
     batch_size: int = 8
+    # HF backend on a GPU: decode with a static KV cache compiled into CUDA graphs
+    # (torch.compile mode="reduce-overhead"); ignored on CPU, where it would only be slower.
+    static_cache: bool = False
     # vLLM engine settings (ignored by the HF backend).
     tensor_parallel_size: int = 1
     max_model_len: int | None = None

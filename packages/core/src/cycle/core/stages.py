@@ -15,8 +15,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from cycle.core.distributed import rank_label
-from cycle.core.preflight import preflight
+from cycle.core.preflight import ConfigError, preflight
 from cycle.core.runs import Run, mark_failed, seed_everything
+from cycle.core.upstream import check_upstream
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     preflight(cfg)  # choices and hardware, before any run directory, data or model
     run = Run.open(run_dir, stage, cfg)
     try:
+        try:
+            check_upstream(run.config)  # an input edited since its run recorded it
+        except ConfigError as err:
+            mark_failed(run, err)
+            raise
         if cfg.get("resume", False) and run.complete:
             broken = run.broken_artifacts()
             if not broken:

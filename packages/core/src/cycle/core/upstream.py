@@ -11,27 +11,86 @@ although its run directory is named after its overrides. With no such run the ke
 would write (which the stage then reports as missing, with the command that makes it).
 Which experiment's runs a stage reads is ``upstream.<stage>`` (base.yaml); a preset may point it
 at another experiment (experiment=cycle_12b reads researcher_12b's data and SFT policy).
+Before a stage runs, every input found this way must still have the hash its run recorded
+(``check_upstream``): an edited file is not used silently. A path given explicitly is the
+user's and is not checked.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from cycle.core.runs import MANIFEST
+from cycle.core.preflight import ConfigError
+from cycle.core.runs import MANIFEST, artifact_intact
 
 # build_data's artifacts and the data= choice that builds each at paper scale (data=sample, the
 # default, builds both from the bundled corpus).
 DATA_CHOICE = {"review5k": "review5k", "research14k": "research14k"}
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """Where an upstream artifact is and who recorded it."""
+
+    run_dir: Path
+    entry: dict[str, Any]
+    stage: str
+    experiment: str
+    artifact: str
+
+    @property
+    def command(self) -> str:
+        if self.stage == "build_data" and self.artifact in DATA_CHOICE:
+            return build_data_command(self.experiment, self.artifact)
+        return stage_command(self.stage, self.experiment)
+
+
+# The artifacts this process's ``cycle.upstream`` resolutions returned, by absolute path.
+_RESOLVED: dict[str, Recorded] = {}
+
+
+class UpstreamChanged(ConfigError):
+    """A recorded upstream artifact no longer has its recorded hash."""
+
+
+def check_upstream(config: Any) -> None:
+    """Raise ``UpstreamChanged`` (one line naming the fix) when an input of this resolved
+    config that ``cycle.upstream`` found has changed since its run recorded it."""
+    if isinstance(config, dict):
+        values: Iterable[Any] = config.values()
+    elif isinstance(config, list):
+        values = config
+    else:
+        found = _RESOLVED.get(config) if isinstance(config, str) else None
+        if found is not None and not artifact_intact(found.run_dir, found.entry):
+            raise UpstreamChanged(
+                f"{config} ({found.artifact}) changed since `{found.command}` recorded it in "
+                f"{found.run_dir / MANIFEST}: rerun that run to rebuild it, or give the path "
+                "explicitly to use it as it is now"
+            )
+        return
+    for value in values:
+        check_upstream(value)
+
+
 def recorded_artifact(
     runs_dir: str | os.PathLike, stage: str, experiment: str, artifact: str
 ) -> Path | None:
     """The path of ``artifact`` in the latest complete run of ``stage`` for ``experiment``."""
+    found = _latest_record(runs_dir, stage, experiment, artifact)
+    return Path(os.path.abspath(found.run_dir / found.entry["path"])) if found else None
+
+
+def _latest_record(
+    runs_dir: str | os.PathLike, stage: str, experiment: str, artifact: str
+) -> Recorded | None:
     root = Path(runs_dir) / stage / experiment
-    best: tuple[str, Path] | None = None
+    best: tuple[str, Recorded] | None = None
     for manifest in [
         root / MANIFEST,
         *root.glob(f"*/{MANIFEST}"),
@@ -48,8 +107,9 @@ def recorded_artifact(
             continue
         path = manifest.parent / entry["path"]
         if path.exists() and (best is None or data.get("updated", "") > best[0]):
-            best = (data.get("updated", ""), path)
-    return Path(os.path.abspath(best[1])) if best else None
+            record = Recorded(manifest.parent, entry, stage, experiment, artifact)
+            best = (data.get("updated", ""), record)
+    return best[1] if best else None
 
 
 def _launched_runs(runs_dir: str | os.PathLike, stage: str, experiment: str) -> list[Path]:
@@ -67,9 +127,11 @@ def upstream_path(
     runs_dir: str, stage: str, experiment: str, artifact: str, fallback: str | None = None
 ) -> str:
     """The ``cycle.upstream`` resolver (see the module docstring)."""
-    found = recorded_artifact(runs_dir, stage, experiment, artifact)
+    found = _latest_record(runs_dir, stage, experiment, artifact)
     if found is not None:
-        return str(found)
+        path = os.path.abspath(found.run_dir / found.entry["path"])
+        _RESOLVED[path] = found
+        return path
     if fallback not in (None, "", "None"):
         return str(fallback)
     return f"{runs_dir}/{stage}/{experiment}/{artifact}"

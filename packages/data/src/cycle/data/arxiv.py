@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cycle.data.bibtex import read_bib_files
+from cycle.data.ids import check_date, check_record_id
 from cycle.data.latex import (
     LatexDocument,
     LatexError,
@@ -25,7 +25,6 @@ from cycle.data.schemas import DEFAULT_LIMITS, FileLimits
 from cycle.data.source_files import SourceRoot, UnsafeFile
 
 YEARS = range(1900, 2101)  # a metadata year outside is a typo (or an attack), not a paper
-_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 
 def iter_source_folders(root: str | Path) -> Iterator[Path]:
@@ -63,8 +62,13 @@ def check_metadata(meta: Any) -> dict[str, Any]:
         raise ValueError(
             f"metadata.json: year must be an integer in [{YEARS.start}, {YEARS.stop - 1}], got {str(year)[:40]}"
         )
-    if meta.get("date") and not _DATE.fullmatch(meta["date"]):
-        raise ValueError(f"metadata.json: date must be YYYY-MM-DD, got {meta['date'][:40]!r}")
+    try:
+        if meta.get("date"):
+            check_date(meta["date"])
+        if meta.get("arxiv"):
+            check_record_id(meta["arxiv"], "arxiv id")
+    except ValueError as err:
+        raise ValueError(f"metadata.json: {err}") from None
     return meta
 
 
@@ -122,7 +126,7 @@ def load_arxiv_paper(
     try:
         source = SourceRoot.for_record(folder, data_root, **limits.as_kwargs())
         meta = _metadata(source)
-        record = str(meta.get("arxiv") or folder.name)
+        record = meta.get("arxiv") or check_record_id(folder.name, "folder name (the arxiv id)")
         main = find_main_file(source.root, source)
         text, input_problems = expand_file(main, source)
         doc = parse_document(text, keep_appendix=keep_appendix)

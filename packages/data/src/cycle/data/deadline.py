@@ -5,33 +5,79 @@ stretches of C code that never return to the interpreter. A separate process can
 killed. The worker is forked from a clean forkserver (the build process holds threads of
 pyarrow and tokenizers, which ``fork`` would copy mid-lock), serves records one at a time, and
 is killed and replaced when a record misses the deadline or the worker dies.
+
+The worker does not rely on its parent to end it. It asks the kernel for ``SIGKILL`` when its
+parent (the forkserver, which exits with the build) dies (Linux ``PR_SET_PDEATHSIG``), and it
+arms an alarm with the default action, which ends the process even inside C code, a grace
+period after each record's deadline: a build that was killed leaves no worker parsing behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-PRELOAD = ["cycle.data.arxiv", "cycle.data.openreview", "cycle.data.openreview_export"]
+PRELOAD = [
+    "cycle.data.arxiv",
+    "cycle.data.openreview",
+    "cycle.data.openreview_export",
+    "cycle.data.outline",
+    "cycle.data.released",
+]
+GRACE_S = 2.0  # the worker's own alarm fires this long after the parent's deadline
+_PR_SET_PDEATHSIG = 1
 
 
 class RecordTimeout(RuntimeError):
     """A record's parse missed its deadline (or killed its worker); the message is the reason."""
 
 
-def _serve(conn: Connection) -> None:
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent, the forkserver, dies (Linux only;
+    elsewhere the alarm in ``_serve`` still bounds it).
+
+    The forkserver exits when every copy of the build's "alive" pipe is closed, and each child
+    it forks inherits one (to start processes of its own, which the worker never does): closed
+    here, the forkserver ends with the build, and the kernel then ends the worker."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if alive is not None:
+        os.close(alive)
+        server._forkserver_alive_fd = None
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
+def _serve(conn: Connection, timeout_s: float) -> None:
+    die_with_parent()
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # default action: the process ends
     while True:
         try:
             fn, args = conn.recv()
         except EOFError:
             return
+        signal.setitimer(signal.ITIMER_REAL, timeout_s + GRACE_S)
         try:
-            conn.send((True, fn(*args)))
+            result: tuple[bool, Any] = (True, fn(*args))
         except Exception as err:
-            conn.send((False, f"{type(err).__name__}: {err}"))
+            result = (False, f"{type(err).__name__}: {err}")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        conn.send(result)
 
 
 class DeadlineWorker:
@@ -51,7 +97,7 @@ class DeadlineWorker:
 
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_serve, args=(child,), daemon=True)
+        self._proc = self._ctx.Process(target=_serve, args=(child, self.timeout_s), daemon=True)
         self._proc.start()
         child.close()
         self._conn = parent

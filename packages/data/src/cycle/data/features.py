@@ -70,7 +70,7 @@ REVIEW5K = Features(
 REVIEW5K_SFT = Features(
     {"id": _S, "messages": MESSAGES, "mean_rating": _F, "decision": _S, "rating_scale": [_F]}
 )
-# A Research-14K row in the released layout (FORMATS.md §3) plus ``date`` for the split.
+# A Research-14K row in the released layout (docs/formats.md §3) plus ``date`` for the split.
 RESEARCH14K = Features(
     {
         "paperId": _S,

@@ -1,4 +1,4 @@
-"""OpenReview API-v2 note dumps -> ``ReviewedPaper``, and an optional live fetch.
+"""OpenReview API-v2 note dumps -> ``ReviewedPaper`` (docs/formats.md §4), and an optional live fetch.
 
 A forum folder holds ``notes.json`` (the submission note and its replies, each content field
 wrapped as ``{"value": ...}``) and the submission's text, which notes do not carry:
@@ -13,12 +13,14 @@ against their ranges; every raw content value is kept in ``Review.raw``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cycle.core.io import atomic_write_json
+from cycle.data.ids import check_record_id, is_safe_path_part
 from cycle.data.paper_text import PaperText, PaperTextError, read_paper_text
 from cycle.data.problems import Problem
 from cycle.data.records import Paper, Review, ReviewedPaper
@@ -41,6 +43,7 @@ EXCLUDED = {
 TEXT_FIELDS = ("summary", "strengths", "weaknesses", "questions", "suggestions")
 USERNAME_ENV, PASSWORD_ENV = "OPENREVIEW_USERNAME", "OPENREVIEW_PASSWORD"
 API_BASEURL = "https://api2.openreview.net"
+log = logging.getLogger(__name__)
 
 
 def unwrap(value: Any) -> Any:
@@ -162,6 +165,10 @@ def parse_forum(
     if submission is None:
         return None, [Problem("forum", source, Path(source).name, "no submission note")]
     forum = str(submission.get("forum") or submission.get("id"))
+    try:
+        check_record_id(forum, "forum id")
+    except ValueError as err:
+        return None, [Problem("forum", source, forum, str(err))]
     if reason := exclusion_reason(submission, notes):
         return None, [Problem("forum", source, forum, f"excluded: {reason}")]
     content = _content(submission)
@@ -237,7 +244,12 @@ def load_forum(
         notes = files.read_json(files.root / "notes.json")
         if not isinstance(notes, list) or not all(isinstance(n, dict) for n in notes):
             raise ValueError("notes.json is not a JSON list of notes")
-        return parse_forum(notes, str(folder), files.root, min_reviews, files, keep_appendix)
+        rp, problems = parse_forum(
+            notes, str(folder), files.root, min_reviews, files, keep_appendix
+        )
+        if rp is not None:  # rows name the text relative to the source folder, not where it lay
+            rp.paper.source = f"{folder.name}/{Path(rp.paper.source).name}"
+        return rp, problems
     except Exception as err:  # one broken dump must not stop the build
         return None, [Problem("forum", str(folder), folder.name, f"{type(err).__name__}: {err}")]
 
@@ -281,11 +293,17 @@ def fetch_forums(
         raise ValueError(f"limit must be positive, got {limit}")
     client = client or openreview_client()
     out = Path(out_dir)
-    counts = {"fetched": 0, "cached": 0}
+    counts = {"fetched": 0, "cached": 0, "refused": 0}
     submissions = client.get_all_notes(invitation=f"{venue_id}{SUBMISSION}", details="replies")
     for note in submissions[:limit] if limit else submissions:
         data = note.to_json() if hasattr(note, "to_json") else dict(note)
-        forum = str(data.get("forum") or data["id"])
+        forum = data.get("forum") or data.get("id")
+        if not is_safe_path_part(forum):  # the API's id names a folder: never "..", "/x", ...
+            log.warning(
+                "skipped a submission whose forum id cannot name a folder: %s", ascii(forum)
+            )
+            counts["refused"] += 1
+            continue
         path = out / forum / "notes.json"
         if path.is_file():
             counts["cached"] += 1

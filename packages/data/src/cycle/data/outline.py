@@ -75,12 +75,37 @@ def latex_to_text(latex: str) -> str:
     return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(text.split()))
 
 
+_FLOAT_MARK = re.compile(r"\\(begin|end)\{(figure|table|algorithm)\*?\}")
+
+
+def strip_floats(latex: str) -> str:
+    """``latex`` without its figure/table/algorithm environments: each ``\\begin`` runs to the
+    next ``\\end`` of its name (starred or not); one without an ``\\end`` is kept. One pass over
+    the markers (a lazy ``.*?`` regex rescans the rest of the text for every unclosed
+    ``\\begin``: quadratic, minutes on a few hundred KB of them)."""
+    marks = [(m.group(1), m.group(2), m.start(), m.end()) for m in _FLOAT_MARK.finditer(latex)]
+    next_end: dict[str, int | None] = {}
+    closing: list[int | None] = [None] * len(marks)
+    for i in range(
+        len(marks) - 1, -1, -1
+    ):  # for each marker, the index of the next \end of its name
+        kind, name, _, _ = marks[i]
+        closing[i] = next_end.get(name)
+        if kind == "end":
+            next_end[name] = i
+    kept, cursor = [], 0
+    for i, (kind, _, start, _) in enumerate(marks):
+        if kind == "begin" and start >= cursor and closing[i] is not None:
+            kept.append(latex[cursor:start])
+            cursor = marks[closing[i]][3]
+    kept.append(latex[cursor:])
+    return "".join(kept)
+
+
 def _paragraphs(latex: str, limit: int) -> list[str]:
     """The first ``limit`` non-empty paragraphs before any subsection, floats removed, as text."""
     body = re.split(r"\\(?:sub)*section\*?\{", latex)[0]
-    body = re.sub(
-        r"\\begin\{(figure|table|algorithm)\*?\}.*?\\end\{\1\*?\}", "", body, flags=re.DOTALL
-    )
+    body = strip_floats(body)
     found: list[str] = []
     for para in re.split(r"\n\s*\n", body):
         if len(found) == limit:
@@ -213,6 +238,24 @@ class HeuristicOutline:
         return [self.extract_one(p) for p in papers]
 
 
+class DeadlineOutline:
+    """A heuristic extractor run paper by paper in the parse worker, under the same deadline
+    as the parse (``data.limits.parse_timeout_s``): a paper whose outline misses it fails alone."""
+
+    def __init__(self, inner: HeuristicOutline, worker: Any) -> None:
+        self.inner = inner
+        self.worker = worker
+
+    def extract(self, papers: Sequence[Paper]) -> list[OutlineResult]:
+        results: list[OutlineResult] = []
+        for paper in papers:
+            try:
+                results.append(self.worker.call(self.inner.extract_one, paper))
+            except RuntimeError as err:  # RecordTimeout, or the extractor's own error
+                results.append((None, [f"outline extraction failed: {err}"]))
+        return results
+
+
 DEFAULT_LLM_PROMPT = """Read the research paper below and summarize it as JSON with exactly these keys:
 "motivation" (the gap in prior work that motivates it, 2-4 sentences),
 "main_idea" (the proposed idea, 2-4 sentences),
@@ -296,11 +339,12 @@ class LLMOutline:
 
 
 def build_outline_extractor(
-    cfg: Any, generator: Any = None, sampling: Any = None
+    cfg: Any, generator: Any = None, sampling: Any = None, worker: Any = None
 ) -> OutlineExtractor:
-    """``cfg.method``: ``heuristic`` or ``llm`` (which needs a generator and sampling config)."""
+    """``cfg.method``: ``heuristic`` (in ``worker``, a ``DeadlineWorker``, when given) or ``llm``
+    (which needs a generator and sampling config; its length is bounded by the sampling)."""
     if cfg.method == "heuristic":
-        return HeuristicOutline()
+        return DeadlineOutline(HeuristicOutline(), worker) if worker else HeuristicOutline()
     if cfg.method == "llm":
         if generator is None:
             raise ValueError("outline.method=llm needs a generator (model/backend config)")

@@ -1,4 +1,4 @@
-"""The five-message paper-generation conversation of FORMATS.md §3 (Research-14K target).
+"""The five-message paper-generation conversation of docs/formats.md §3 (Research-14K target).
 
 system (instruction) -> user (bibliography with ``Abstract:`` lines) -> assistant (outline,
 first LaTeX half, experimental setup JSON) -> user (experimental results JSON) -> assistant

@@ -1,4 +1,4 @@
-"""The bibliography of a Research-14K user turn (FORMATS.md §3, message 2) read back as references.
+"""The bibliography of a Research-14K user turn (docs/formats.md §3, message 2) read back as references.
 
 Released rows keep the bib keys the paper cites only in this turn: BibTeX entries (an
 ``Abstract: ...`` line directly above an entry, or an ``abstract`` field inside it) or, in some
@@ -28,7 +28,7 @@ from cycle.data.records import Reference
 # One entry start per match: an Abstract line, a BibTeX entry, or a \bibitem (each at a line start).
 _MARKER = re.compile(r"^[ \t]*(?:(Abstract:)|(@[A-Za-z]+[ \t]*[{(])|(\\bibitem)\b)", re.MULTILINE)
 _BIB_KEY = re.compile(r"@[A-Za-z]+[ \t]*[{(][ \t\n]*([^,\s]+)")
-_BIBITEM = re.compile(r"\\bibitem[ \t]*(?:\[[^\]\n]*\])?[ \t]*\{([^}\n]*)\}")
+_BIBITEM = re.compile(r"\\bibitem\s*")
 _NEWBLOCK = re.compile(r"\\newblock\b")
 _DELIMITERS = re.compile(r"[{}()]")
 _NOT_AN_ENTRY = re.compile(r"@(?:string|preamble|comment)\b", re.IGNORECASE)
@@ -62,13 +62,43 @@ def _closing_brace(text: str, start: int) -> int | None:
     return None
 
 
+def _bibitem_key(raw: str) -> tuple[str, int]:
+    """The key of the ``\\bibitem`` that starts ``raw`` and the index its text starts at ("" and
+    the start when it has none).
+
+    The optional label may span lines and hold braces (natbib writes ``[{Ng et~al.}(2019)Ng,
+    Ho, and<newline>Lee]``), so it ends at the first ``]`` outside braces, not at a line end.
+    """
+    m = _BIBITEM.match(raw)
+    if m is None:
+        return "", 0
+    i, depth = m.end(), 0
+    if raw.startswith("[", i):
+        for j in range(i + 1, len(raw)):
+            c = raw[j]
+            if c == "{" and raw[j - 1] != "\\":
+                depth += 1
+            elif c == "}" and raw[j - 1] != "\\":
+                depth = max(depth - 1, 0)
+            elif c == "]" and depth == 0:
+                i = j + 1
+                break
+        else:
+            return "", m.end()  # the label never closes
+        while i < len(raw) and raw[i].isspace():
+            i += 1
+    end = raw.find("}", i) if raw.startswith("{", i) else -1
+    if end < 0:
+        return "", i
+    return raw[i + 1 : end].strip(), end + 1
+
+
 def _bibitem_reference(raw: str) -> Reference:
     """Key, authors and title of a ``\\bibitem`` (``\\newblock`` parts, else its sentences)."""
     from cycle.data.outline import latex_to_text
 
-    m = _BIBITEM.match(raw)
-    key = m.group(1).strip() if m else ""
-    body = raw[m.end() :] if m else raw
+    key, start = _bibitem_key(raw)
+    body = raw[start:]
     parts = [latex_to_text(p) for p in _NEWBLOCK.split(body)]
     parts = [p.strip(" .") for p in parts if p.strip(" .")]
     if len(parts) < 2:
@@ -87,7 +117,7 @@ def _bibitem_reference(raw: str) -> Reference:
 
 def parse_bibliography_turn(text: str) -> TurnBibliography:
     """Every BibTeX / ``\\bibitem`` entry of a user turn, with the abstract line above it."""
-    text = text.replace("\r\n", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if (cut := text.rfind(USER_INSTRUCTION)) >= 0:
         text = text[:cut]
     text = _TOPIC.sub("", text, count=1)

@@ -1,4 +1,4 @@
-"""Loaders for the released layouts: Research-14K rows (FORMATS.md §3) and review records (§4).
+"""Loaders for the released layouts: Research-14K rows (docs/formats.md §3) and review records (§4).
 
 A source is a local ``.json``/``.jsonl``/``.parquet`` file, a folder of them, a folder written
 by ``save_to_disk``, or a hub id (``WestlakeNLP/Research-14K``) when online. Offline (either
@@ -8,12 +8,15 @@ The hub datasets are gated: accept their terms on the hub and log in first.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cycle.data.ids import check_record_id
 from cycle.data.latex import parse_document
 from cycle.data.openreview import parse_review
 from cycle.data.problems import Problem
@@ -62,6 +65,70 @@ def load_released(source: str, split: str | None = None) -> Any:
             "(HF_HUB_OFFLINE / HF_DATASETS_OFFLINE): download it while online or point data.* to a local copy"
         )
     return datasets.load_dataset(source, split=split)
+
+
+def iter_review_rows(source: str) -> Iterator[tuple[str, Any]]:
+    """(split, row) for every row of a released review dataset, split by split. A local
+    ``.json``/``.jsonl`` file is read as plain JSON, row by row (OpenReview content mixes value
+    types that one Arrow schema cannot hold, and one odd row must not stop the others); a
+    JSONL line that is not JSON comes as a ``ValueError`` in place of its row."""
+    path = Path(source).expanduser()
+    if path.is_file() and path.suffix == ".jsonl":
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        yield "train", json.loads(line)
+                    except json.JSONDecodeError as err:
+                        yield "train", ValueError(f"line {number} is not JSON: {err}")
+        return
+    if path.is_file() and path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for row in data if isinstance(data, list) else [data]:
+            yield "train", row
+        return
+    import datasets
+
+    loaded = load_released(source)
+    splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [("train", loaded)]
+    for name, ds in splits:
+        yield from ((name, row) for row in ds)
+
+
+def released_messages(value: Any) -> tuple[list[dict[str, Any]], bool]:
+    """A Research-14K row's ``messages`` checked: (the list of ``{role, content}`` messages,
+    whether it was decoded from a JSON string). ``ValueError`` says why a value is unusable."""
+    decoded = isinstance(value, str)
+    if decoded:
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"messages is a string that is not JSON ({err.msg})") from None
+    if not (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("content"), str)
+            for m in value
+        )
+    ):
+        got = "a JSON string holding " if decoded else ""
+        raise ValueError(
+            f"messages must be a non-empty list of {{role, content}} objects, got {got}"
+            f"{type(value).__name__}"
+        )
+    if decoded:
+        value = [{"role": m["role"], "content": m["content"]} for m in value]
+    return value, decoded
+
+
+def source_label(source: str) -> str:
+    """How rows name their source: a local file or folder by its name (the builder's absolute
+    paths stay out of the dataset), a hub id as given."""
+    path = Path(source).expanduser()
+    return path.name if path.exists() else source
 
 
 def research14k_bibliography(row: dict[str, Any]) -> tuple[list[Reference], list[str]]:
@@ -144,19 +211,48 @@ def reviewed_paper_from_record(
 ) -> tuple[ReviewedPaper | None, list[Problem]]:
     """A review record as released (``id, title, paper_context, decision, review[{id, content}]``,
     DeepReviewer's sample layout) or as built here (``ReviewedPaper.to_row`` columns).
+    Nothing raises: a row that cannot be read is ``(None, problems)`` with the reason.
 
-    ``require_text=False`` keeps a record without paper text (scoring stored predictions needs
-    only its reviews and decision)."""
+    ``require_text=False`` keeps a record without paper text and does not parse the text at all
+    (scoring stored predictions needs only its reviews and decision)."""
+    record = str(row.get("id") or row.get("paper_id") or "?") if isinstance(row, dict) else "?"
+    try:
+        return _reviewed_paper(row, source, require_text)
+    except Exception as err:  # RecursionError from deep nesting, a wrong type, ...
+        reason = f"unreadable row: {type(err).__name__}: {str(err)[:200]}"
+        return None, [Problem("forum", source, record, reason)]
+
+
+def _reviewed_paper(
+    row: dict[str, Any], source: str, require_text: bool
+) -> tuple[ReviewedPaper | None, list[Problem]]:
+    if not isinstance(row, dict):
+        raise TypeError(f"a row is a JSON object, got {type(row).__name__}")
     if isinstance(row.get("paper"), dict):
-        return ReviewedPaper.from_row(row), []
-    record = str(row.get("id") or row.get("paper_id") or "?")
+        rp = ReviewedPaper.from_row(row)
+        check_record_id(rp.paper.paper_id, "paper_id")
+        return rp, []
+    record = row.get("id") or row.get("paper_id")
+    try:
+        check_record_id(record, "id")
+    except ValueError as err:
+        return None, [Problem("forum", source, str(record), str(err))]
     text = row.get("paper_context") or row.get("paper_text") or row.get("text") or ""
+    if not isinstance(text, str):
+        raise TypeError(f"the paper text is a {type(text).__name__}, not a string")
     if not text and require_text:
         return None, [Problem("forum", source, record, "record has no paper text")]
     problems: list[Problem] = []
     reviews = []
-    for i, item in enumerate(row.get("review") or row.get("reviews") or []):
-        content = item.get("content", item) if isinstance(item, dict) else {}
+    items = row.get("review") or row.get("reviews") or []
+    if not isinstance(items, list):
+        raise TypeError(f"review must be a list of reviews, got {type(items).__name__}")
+    for i, item in enumerate(items):
+        content = item.get("content", item) if isinstance(item, dict) else item
+        if not isinstance(content, dict):
+            reason = f"review content is a {type(content).__name__}, not an object"
+            problems.append(Problem("review", source, f"{record}#{i}", reason))
+            continue
         if (
             isinstance(item, dict)
             and content.get("rating") is None
@@ -169,11 +265,12 @@ def reviewed_paper_from_record(
         problems += found
         if review is not None:
             reviews.append(review)
+    parse = bool(text) and require_text
     paper = Paper(
         paper_id=record,
         title=row.get("title") or "",
-        abstract=row.get("abstract") or (parse_document(text).abstract if text else ""),
-        sections=_sections_from_text(text) if text else [],
+        abstract=row.get("abstract") or (parse_document(text).abstract if parse else ""),
+        sections=_sections_from_text(text) if parse else [],
         decision=row.get("decision") or "",
         source=source,
     )

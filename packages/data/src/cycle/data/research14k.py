@@ -1,4 +1,4 @@
-"""Research-14K: one row per accepted paper in the released layout (FORMATS.md §3), with the
+"""Research-14K: one row per accepted paper in the released layout (docs/formats.md §3), with the
 five-message conversation, split chronologically (newest papers test)."""
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def _admit(paper: Paper, accepted_only: bool, seen: Deduper) -> tuple[list[Probl
         return [Problem("paper", src, record, f"not accepted ({paper.decision})")], False
     if not split_halves(paper.sections)[1]:
         return [Problem("paper", src, record, "cannot split into two halves")], False
+    seen.add(record, paper.title)  # only now: a rejected twin must not shadow an accepted copy
     if not paper.date:
         return [Problem("paper", src, record, "no date: sorts first", dropped=False)], True
     return [], True

@@ -1,6 +1,6 @@
 """Review-5K: one row per reviewed paper, and the reviewer SFT view.
 
-The SFT view is system prompt + paper text -> the review document of FORMATS.md §1
+The SFT view is system prompt + paper text -> the review document of docs/formats.md §1
 (``render_review_text``: reviews from lowest to highest rating, then meta review and
 decision). The train/test split is seeded; see ``splits`` for how sizes scale.
 """
@@ -138,6 +138,7 @@ def build_review5k(
             except Exception as err:  # one record that cannot be stored must not stop the build
                 rejects.add("review5k", [Problem("forum", src, record, f"not stored: {err}")])
                 continue
+            seen.add(record, rp.paper.title)
             n_reviews += len(rp.reviews)
             text_sources[rp.paper.text_source or "unknown"] += 1
             venues.setdefault(rp.paper.venue, [float(v) for v in rp.rating_scale])

@@ -1,4 +1,4 @@
-"""The review document a CycleReviewer writes (FORMATS.md §1): the ``ReviewSet`` record and its renderer.
+"""The review document a CycleReviewer writes (docs/formats.md §1): the ``ReviewSet`` record and its renderer.
 
 It lives in ``cycle.data`` because the Review-5K builder renders the reviewer's training target
 here, and ``data`` cannot import ``reviewer``; the tolerant parser is ``cycle.reviewer.format``.
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any, Literal
 
+from cycle.data.decision import is_accept
 from cycle.data.records import Review
 
 Variant = Literal["A", "B"]
@@ -80,11 +81,6 @@ OPTIONAL_FIELDS = frozenset({"suggestions"})
 # exponent: "6,5", "1e1" and "1O: strong accept" are unreadable, not 6, 1 and 1. Linear time:
 # the lookahead is one or two characters.
 _LEADING_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)(?![\w]|[.,]\d)")
-# Accept negated: "Not accepted", "cannot be accepted", "Unacceptable".
-_NEGATED_ACCEPT = re.compile(
-    r"\b(?:not|never|cannot|can't|won't|no)\s+(?:be\s+|been\s+)?accept\w*|\bunaccept\w*"
-)
-_VERDICT = re.compile(r"accept|reject")
 
 
 def score_from_string(value: str | float | None) -> float | None:
@@ -118,17 +114,6 @@ def common_rating_scale(
     if len(found) == 1:
         return found.pop(), False
     return (1.0, 10.0), bool(found)
-
-
-def is_accept(decision: str) -> bool:
-    """FORMATS.md rule: Accept when the text says accept and does not negate it.
-
-    Negated forms ("Not accepted", "Unacceptable", "cannot be accepted") are removed first; then
-    the first of "accept" / "reject" decides ("Reject (cannot be accepted in its current form)"
-    and "Weak reject, could be accepted later" are Reject, "Accept (poster)" is Accept).
-    """
-    verdict = _VERDICT.search(_NEGATED_ACCEPT.sub(" ", decision.lower()))
-    return verdict is not None and verdict.group() == "accept"
 
 
 def format_number(value: float) -> str:
@@ -230,7 +215,7 @@ def render_review_text(
     fields: Sequence[str] | None = None,
     by_rating: bool = True,
 ) -> str:
-    """Write the review document of FORMATS.md §1, reviews from lowest to highest rating.
+    """Write the review document of docs/formats.md §1, reviews from lowest to highest rating.
 
     Variant A (8B/70B): level-2 fields, reviews separated by ``**********`` lines.
     Variant B (123B): each review opens with ``## Reviewer`` and has level-3 fields.

@@ -89,7 +89,7 @@ class DataConfig:
     build: list[str] = field(default_factory=lambda: ["review5k", "research14k"])
     review5k_split: SplitConfig = field(default_factory=lambda: SplitConfig(4189, 782))
     research14k_split: SplitConfig = field(default_factory=lambda: SplitConfig(12696, 802))
-    reviewer_variant: str = "A"  # review text layout of the SFT target (FORMATS.md §1)
+    reviewer_variant: str = "A"  # review text layout of the SFT target (docs/formats.md §1)
     min_reviews: int = 1  # forums with fewer parseable reviews are rejected
     accepted_only: bool = (
         True  # Research-14K keeps accepted papers (decision known and not Accept -> out)

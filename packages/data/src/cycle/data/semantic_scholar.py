@@ -2,13 +2,14 @@
 
 Off by default: a build only calls it when configured. Results (including "not found") are
 kept in a SQLite file so a rerun never asks twice and memory stays flat for large corpora.
-Without network (or past the retries) lookups degrade: the first failure is logged, later
-batches are not sent, and the unanswered ids count as ``failed_lookups`` (their abstracts stay
-missing). The HTTP call is injectable, so tests run offline with a fake.
+Without network, behind a broken proxy (a garbled HTTP answer) or past the retries, lookups
+degrade: the first failure is logged and kept for the build summary, later batches are not
+sent, and the unanswered ids count as ``failed_lookups`` (their abstracts stay missing). The HTTP call is injectable, so tests run offline with a fake.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import sqlite3
@@ -126,7 +127,7 @@ class SemanticScholar:
             if self.unavailable is None:
                 try:
                     response = self._request(batch)
-                except (OSError, RateLimited, ValueError) as err:
+                except (OSError, http.client.HTTPException, RateLimited, ValueError) as err:
                     self.unavailable = f"{type(err).__name__}: {err}"
                     log.warning(
                         "Semantic Scholar unreachable (%s): reference abstracts it would give stay "

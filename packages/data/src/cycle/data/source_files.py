@@ -1,10 +1,11 @@
 """The one way builders read a source file: inside its source root, a regular file, bounded.
 
 A raw corpus is input we did not write: a ``.tex`` may be a symlink to ``/etc/passwd`` or to
-``/dev/zero``, a FIFO that blocks any reader, or ``\\bibliography{../../secret}``. Every file a
-builder opens goes through ``SourceRoot``: the path is resolved (symlinks followed) and must stay
-inside the root, be a regular file and fit the size limits; otherwise ``UnsafeFile`` says why,
-and the builder turns that into a rejected record.
+``/dev/zero``, a FIFO that blocks any reader, a hard link to a file outside, or
+``\\bibliography{../../secret}``. Every file a builder opens goes through ``SourceRoot``: the
+path is resolved (symlinks followed) and must stay inside the root, be a regular file with one
+link and fit the size limits; otherwise ``UnsafeFile`` says why, and the builder turns that
+into a rejected record.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ class SourceRoot:
     def _check_stat(self, path: Path, st: os.stat_result) -> None:
         if not stat.S_ISREG(st.st_mode):
             raise UnsafeFile(f"{self.name(path)}: not a regular file")
+        if st.st_nlink > 1:  # the other name may lie anywhere on the file system
+            raise UnsafeFile(
+                f"{self.name(path)}: a hard-linked file ({st.st_nlink} links): copy it instead"
+            )
         if st.st_size > self.max_file_bytes:
             raise UnsafeFile(
                 f"{self.name(path)}: {st.st_size} bytes, over the {self.max_file_bytes}-byte "

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from cycle.core.preflight import ConfigError
+
 
 def split_sizes(n: int, train: int, test: int) -> tuple[int, int]:
     if train < 0 or test < 0 or train + test == 0:
@@ -97,6 +99,7 @@ def load_saved_split(path: str | Path, split: str, command: str) -> Dataset:
     ``datasets`` saves an empty split without data files and then fails to load it (an
     ``IndexError``), taking every other split of the folder down with it; loading only the split
     asked for, and naming an empty one, keeps the others usable. ``command`` builds the folder.
+    A missing or empty split is a ``ConfigError``: the command prints its one line.
     """
     import datasets
 
@@ -106,11 +109,11 @@ def load_saved_split(path: str | Path, split: str, command: str) -> Dataset:
         raise FileNotFoundError(f"no dataset at {path}: run `{command}` first")
     names = json.loads(index.read_text())["splits"]
     if split not in names:
-        raise KeyError(f"{path} has no split '{split}' (has {', '.join(names)}): set split=")
+        raise ConfigError(f"{path} has no split '{split}' (has {', '.join(names)}): set split=")
     state = json.loads((path / split / "state.json").read_text())
     if not state.get("_data_files"):
         others = [n for n in names if n != split]
-        raise ValueError(
+        raise ConfigError(
             f"the '{split}' split at {path} is empty: choose another with split=<name> "
             f"({', '.join(others) or 'none'} available) or build more papers with `{command}`"
         )

@@ -30,8 +30,11 @@ from cycle.data.records import Paper
 from cycle.data.released import (
     RESEARCH14K_HUB,
     REVIEW5K_HUB,
+    iter_review_rows,
     load_released,
+    released_messages,
     reviewed_paper_from_record,
+    source_label,
 )
 from cycle.data.research14k import build_research14k
 from cycle.data.review5k import build_review5k
@@ -51,17 +54,6 @@ def sample_dir() -> Path:
 
 def _data_config(node: DictConfig) -> DataConfig:
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DataConfig), node))
-
-
-def _released_rows(source: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(split, row) for every row of a released dataset, split by split."""
-    import datasets
-
-    loaded = load_released(source)
-    splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [("train", loaded)]
-    for name, ds in splits:
-        for row in ds:
-            yield name, row
 
 
 def _research_papers(
@@ -111,8 +103,16 @@ def _reviewed_papers(data: DataConfig, worker: DeadlineWorker) -> Iterator[tuple
         yield from _export_papers(data, worker)
         return
     if data.source == "released":
-        for split, row in _released_rows(data.review5k_id or REVIEW5K_HUB):
-            yield reviewed_paper_from_record(row, source=f"{data.review5k_id}:{split}")
+        source = data.review5k_id or REVIEW5K_HUB
+        for split, row in iter_review_rows(source):
+            where = f"{source_label(source)}:{split}"
+            record = str(row.get("id") or "?") if isinstance(row, dict) else "?"
+            try:
+                if isinstance(row, Exception):
+                    raise RuntimeError(str(row))
+                yield worker.call(reviewed_paper_from_record, row, where)
+            except RuntimeError as err:  # RecordTimeout included
+                yield None, [Problem("forum", where, record, str(err))]
         return
     root = Path(data.openreview_dir) if data.openreview_dir else sample_dir() / "openreview"
     for folder in islice(forum_folders(root), data.max_papers):
@@ -124,19 +124,50 @@ def _reviewed_papers(data: DataConfig, worker: DeadlineWorker) -> Iterator[tuple
             yield None, [Problem("forum", str(folder), folder.name, str(err))]
 
 
-def _import_research14k(data: DataConfig, out_dir: Path) -> dict[str, Any]:
-    """Released Research-14K rows are already in the target layout: saved as released."""
+def _checked_messages(ds: Any, where: str, rejects: RejectLog) -> Any:
+    """``ds`` without the rows whose ``messages`` cannot be a conversation (each rejected with
+    its reason); a column of JSON strings is decoded (each row reported as repaired)."""
+    if "messages" not in ds.column_names:
+        raise ValueError(f"{where}: the released Research-14K rows have no 'messages' column")
+    ids = ds["paperId"] if "paperId" in ds.column_names else [str(i) for i in range(len(ds))]
+    keep, decoded = [], {}
+    for i, row in enumerate(ds.select_columns(["messages"])):
+        try:
+            messages, was_string = released_messages(row["messages"])
+        except ValueError as err:
+            rejects.add("research14k", [Problem("paper", where, str(ids[i]), str(err))])
+            continue
+        keep.append(i)
+        if was_string:
+            decoded[len(keep) - 1] = messages
+            note = "messages decoded from a JSON string"
+            rejects.add("research14k", [Problem("paper", where, str(ids[i]), note, dropped=False)])
+    if len(keep) < len(ds):
+        ds = ds.select(keep)
+    if decoded:
+        ds = ds.map(lambda _, i: {"messages": decoded[i]}, with_indices=True)
+    return ds
+
+
+def _import_research14k(data: DataConfig, out_dir: Path, rejects: RejectLog) -> dict[str, Any]:
+    """Released Research-14K rows are already in the target layout: saved as released, once
+    each row's conversation is checked (``_checked_messages``)."""
     import datasets
 
-    loaded = load_released(data.research14k_id or RESEARCH14K_HUB)
+    source = data.research14k_id or RESEARCH14K_HUB
+    loaded = load_released(source)
     splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
+    splits = {
+        name: _checked_messages(ds, f"{source_label(source)}:{name}", rejects)
+        for name, ds in splits.items()
+    }
     save_splits(splits, out_dir / "papers", data.export)
     return {name: len(ds) for name, ds in splits.items()}
 
 
-def _outline_extractor(cfg: DictConfig, data: DataConfig) -> Any:
+def _outline_extractor(cfg: DictConfig, data: DataConfig, worker: DeadlineWorker) -> Any:
     if data.outline.method != "llm":
-        return build_outline_extractor(data.outline)
+        return build_outline_extractor(data.outline, worker=worker)
     from cycle.core.generation.factory import build_generator
     from cycle.core.schemas import SamplingConfig
 
@@ -144,11 +175,6 @@ def _outline_extractor(cfg: DictConfig, data: DataConfig) -> Any:
         OmegaConf.merge(OmegaConf.structured(SamplingConfig), cfg.sampling)
     )
     return build_outline_extractor(data.outline, build_generator(cfg.backend, cfg.model), sampling)
-
-
-def _built_summary(run: Run, name: str) -> dict[str, Any]:
-    """The summary an earlier (interrupted) run recorded with the dataset's artifact."""
-    return {k: v for k, v in run.artifacts[name].items() if k not in ("path", "sha256")}
 
 
 def _semantic_scholar(cfg: DictConfig, data: DataConfig) -> SemanticScholar | None:
@@ -223,7 +249,7 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
             )
             run.add_artifact("review5k", run.dir / "review5k", **summary["review5k"])
         if "research14k" in todo and data.source == "released":
-            summary["research14k"] = _import_research14k(data, run.dir / "research14k")
+            summary["research14k"] = _import_research14k(data, run.dir / "research14k", rejects)
             run.add_artifact("research14k", run.dir / "research14k", **summary["research14k"])
         elif "research14k" in todo:
             split = data.research14k_split
@@ -232,7 +258,7 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
                 _research_papers(data, worker),
                 run.dir / "research14k",
                 rejects,
-                _outline_extractor(cfg, data),
+                _outline_extractor(cfg, data, worker),
                 train=split.train,
                 test=split.test,
                 export=data.export,
@@ -251,14 +277,15 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
         if name in summary:
             summary[name] = summary.pop(name)
         elif name in data.build and name in run.artifacts:
-            summary[name] = _built_summary(run, name)
+            summary[name] = run.artifact_meta(name)  # what an interrupted run recorded
+    if rejects.path.exists() and (todo or not run.has("rejected")):
+        rejects.repair()  # a torn last line would change the hash on every rerun
+        run.add_artifact("rejected", rejects.path)
     dropped, kept = rejects.tally()
     summary["rejected"], summary["repaired"] = dict(dropped), dict(kept)
     run.rejected = dict(dropped)
     if todo:
         atomic_write_json(run.dir / "summary.json", summary)
-        if rejects.path.exists():
-            run.add_artifact("rejected", rejects.path)
         run.add_artifact("summary", run.dir / "summary.json")
     run.write_manifest()
     log.info("build_data summary:\n%s", OmegaConf.to_yaml(OmegaConf.create(summary)))

@@ -44,6 +44,10 @@ class RejectLog:
             rows = read_jsonl(self.path)
             atomic_write_jsonl(self.path, [r for r in rows if r.get("dataset") != dataset])
 
+    def repair(self) -> None:
+        """Rewrite the file without a torn last line (a kill mid-append)."""
+        atomic_write_jsonl(self.path, read_jsonl(self.path))
+
     def tally(self) -> tuple[Counter[str], Counter[str]]:
         """(dropped, repaired) counts per ``dataset/kind`` over the whole file, earlier runs'
         datasets included."""

@@ -11,16 +11,17 @@
 The setup is model-written, so the program may be steered into running anything it can be made
 to run. Each run therefore gets a fresh scratch directory as its working directory, ``HOME`` and
 ``TMPDIR``; an allow-listed environment (no tokens: W&B, Hugging Face, OpenReview and Semantic
-Scholar credentials never reach it); its own process group, killed whole on timeout or exit;
-and CPU-time, memory and file-size limits (stdout and stderr are files in the scratch
-directory, so the output limit covers them). This contains mistakes, not an attacker: the
-program still sees the file system and the network. Untrusted generated code belongs in a
-container (see conf/experiment_runner/command.yaml).
+Scholar credentials never reach it); its own session; per-process limits (CPU time, address
+space, file size: stdout and stderr are files in the scratch directory, so the output limit
+covers them; ``RLIMIT_NPROC`` for the process count). On Linux every process it starts, daemons
+included, is tracked, its CPU time, memory and process count are summed against the same limits,
+and all are killed when it exits or breaks one (containment.py). This contains mistakes, not an
+attacker: the program still sees the file system and the network. Untrusted generated code
+belongs in a container (see conf/experiment_runner/command.yaml).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import resource
@@ -29,14 +30,18 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cycle.researcher.containment import LINUX, POLL_S, ProcessTree, Usage, user_task_count
+
 # Passed through when set; everything else is dropped unless ``pass_env`` names it.
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES")
 MB = 1 << 20
+MAX_DEPTH = 32  # results are a list of {"name", "result": {"table": [[...]]}}: 5 levels
 
 
 @dataclass
@@ -50,18 +55,29 @@ class ExperimentOutcome:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-run resource limits (None: no limit). ``memory_mb`` is address space (RLIMIT_AS):
-    CUDA programs map far more than they use and need None."""
+    """Per-run resource limits (None: no limit). ``memory_mb`` is address space (RLIMIT_AS) per
+    process and resident memory summed over the program's processes: CUDA programs map far
+    more than they use and need None. ``cpu_s`` holds per process and summed; ``max_processes``
+    bounds the processes alive at once (see ``preexec`` for what the kernel enforces)."""
 
     cpu_s: int | None = 600
     memory_mb: int | None = 16384
     output_mb: int | None = 64
+    max_processes: int | None = 256
 
     def preexec(self) -> Callable[[], None]:
-        """Applied in the child before exec."""
+        """Applied in the child before exec. ``RLIMIT_NPROC`` counts every thread of the real
+        user, not of this program, so it is set to the user's count now plus ``max_processes``;
+        the kernel does not apply it to root (or ``CAP_SYS_RESOURCE``), where only the runner's
+        count (every ``POLL_S``) stops a fork bomb."""
+        nproc = self.max_processes and user_task_count() + self.max_processes
 
         def apply() -> None:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if nproc is not None:
+                hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+                cap = nproc if hard == resource.RLIM_INFINITY else min(nproc, hard)
+                resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
             if self.cpu_s is not None:  # SIGXCPU at the soft limit, SIGKILL 5 s later
                 resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_s, self.cpu_s + 5))
             for kind, value in (
@@ -93,16 +109,31 @@ def contained_env(scratch: Path, pass_env: Sequence[str] = ()) -> dict[str, str]
     return {**env, "HOME": str(scratch), "TMPDIR": str(scratch)}
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-_SIGNAL_REASONS = {
+_SIGNAL_REASONS: dict[int, str] = {
     signal.SIGXCPU: "over the CPU-time limit (experiment_runner.max_cpu_s)",
     signal.SIGXFSZ: "over the output limit (experiment_runner.max_output_mb)",
     signal.SIGKILL: "killed (past the CPU-time limit, or out of memory)",
 }
+
+
+def signal_name(number: int) -> str:
+    """``SIGKILL``; real-time signals, which ``signal.Signals`` does not list, as ``SIGRTMIN+n``."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        low, high = getattr(signal, "SIGRTMIN", 0), getattr(signal, "SIGRTMAX", 0)  # Linux's
+        return f"SIGRTMIN+{number - low}" if low < number < high else f"signal {number}"
+
+
+def over_limit(usage: Usage, limits: Limits) -> str | None:
+    """Why the program's processes together broke a limit, or None."""
+    if limits.max_processes is not None and usage.processes > limits.max_processes:
+        return f"over the process limit of {limits.max_processes} (experiment_runner.max_processes)"
+    if limits.cpu_s is not None and usage.cpu_s > limits.cpu_s:
+        return "over the CPU-time limit, all its processes together (experiment_runner.max_cpu_s)"
+    if limits.memory_mb is not None and usage.rss_bytes > limits.memory_mb * MB:
+        return "over the memory limit, all its processes together (experiment_runner.max_memory_mb)"
+    return None
 
 
 class CommandRunner:
@@ -148,6 +179,7 @@ class CommandRunner:
             open(scratch / "setup.json", "rb") as stdin,
             open(scratch / "stdout.txt", "wb") as stdout,
             open(scratch / "stderr.txt", "wb") as stderr,
+            ProcessTree() as tree,
         ):
             try:
                 proc = subprocess.Popen(
@@ -157,31 +189,28 @@ class CommandRunner:
                     stderr=stderr,
                     cwd=scratch,
                     env=contained_env(scratch, self.pass_env),
-                    start_new_session=True,  # its own process group: killed whole below
+                    start_new_session=True,  # no terminal signals; killed with its tree
                     preexec_fn=self.limits.preexec(),
                 )
             except OSError as err:
                 return ExperimentOutcome(
                     error=f"experiment command {name!r} could not start: {err}"
                 )
-            try:
-                code = proc.wait(timeout=self.timeout_s)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            _kill_group(proc)  # on timeout, and any background process left after an exit
-            if timed_out:
-                proc.wait()
+            stopped = self._watch(proc, tree)
+            if stopped is not None:
+                proc.kill()
+            tree.kill_all(spare=proc.pid)  # what it left running after exiting too
+            code = proc.wait()
         err_text = _read_capped(scratch / "stderr.txt")
-        if timed_out:
+        if stopped is not None:
             return ExperimentOutcome(
-                error=f"experiment command {name!r} timed out after {self.timeout_s:g} s",
-                stderr=err_text,
+                error=f"experiment command {name!r} was stopped: {stopped}", stderr=err_text
             )
         if code != 0:
             if code < 0:
-                sig = signal.Signals(-code)
-                why = f"was stopped by {sig.name}: {_SIGNAL_REASONS.get(sig, 'signal')}"
+                sig = signal_name(-code)
+                reason = _SIGNAL_REASONS.get(-code, "signal")
+                why = f"was stopped by {sig}: {reason}"
             else:
                 tail = err_text.strip().splitlines()[-1:] or [""]
                 why = f"exited with status {code}: {tail[0][:300]}"
@@ -189,15 +218,48 @@ class CommandRunner:
         out = _read_capped(scratch / "stdout.txt")
         try:
             results = json.loads(out)
-        except json.JSONDecodeError as err:
+        except (ValueError, RecursionError) as err:  # too deep, or an integer over the digit limit
+            where = (
+                f"{err.msg} at line {err.lineno} column {err.colno}"
+                if isinstance(err, json.JSONDecodeError)
+                else f"{type(err).__name__}: {str(err)[:120]}"
+            )
             return ExperimentOutcome(
-                error=(
-                    f"experiment command {name!r} printed invalid JSON ({err.msg} at line {err.lineno} "
-                    f"column {err.colno}): {out[:200]!r}"
-                ),
+                error=f"experiment command {name!r} printed invalid JSON ({where}): {out[:200]!r}",
+                stderr=err_text,
+            )
+        if _depth(results) > MAX_DEPTH:  # the paper's row and exports recurse over it
+            return ExperimentOutcome(
+                error=f"experiment command {name!r} printed JSON nested deeper than {MAX_DEPTH} "
+                "levels",
                 stderr=err_text,
             )
         return ExperimentOutcome(results=results, stderr=err_text)
+
+    def _watch(self, proc: subprocess.Popen, tree: ProcessTree) -> str | None:
+        """Wait for the program; why it must be stopped (timeout, a limit its processes broke
+        together), or None once it exited by itself."""
+        end = time.monotonic() + self.timeout_s
+        while proc.poll() is None:
+            if time.monotonic() >= end:
+                return f"timed out after {self.timeout_s:g} s"
+            if LINUX and (why := over_limit(tree.usage(), self.limits)):
+                return why
+            time.sleep(POLL_S)
+        return None
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and dicts nest in decoded JSON (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            stack.extend(
+                (v, level + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
 
 
 def _read_capped(path: Path, limit: int = 64 * MB) -> str:
@@ -227,7 +289,9 @@ def build_runner(cfg: Any) -> ExperimentRunner:
             float(conf.timeout_s),
             scratch_root=conf.scratch_root,
             pass_env=conf.pass_env,
-            limits=Limits(conf.max_cpu_s, conf.max_memory_mb, conf.max_output_mb),
+            limits=Limits(
+                conf.max_cpu_s, conf.max_memory_mb, conf.max_output_mb, conf.max_processes
+            ),
             keep_scratch=conf.keep_scratch,
         )
     raise ValueError(f"unknown experiment runner {conf.name!r} (simulated | command)")

@@ -1,4 +1,4 @@
-"""The CycleResearcher paper protocol (FORMATS.md §3): prompt, parsing, ``GeneratedPaper``.
+"""The CycleResearcher paper protocol (docs/formats.md §3): prompt, parsing, ``GeneratedPaper``.
 
 Prompts come from the data package's renderer (``cycle.data.paper_conversation``), so a prompt
 at generation time is the user turn the policy was trained on. The parser reads both assistant
@@ -116,6 +116,12 @@ class GeneratedPaper:
 # Parsing
 
 
+def _lf(text: str) -> str:
+    """Line endings made ``\\n`` before parsing: every pattern below anchors on ``\\n`` / ``$``,
+    and a Windows (``\\r\\n``) or old-Mac (``\\r``) turn would lose its headings and scores."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _heading_block(text: str, heading: str) -> str | None:
     """Text after ``## <heading>`` up to the next ``## `` heading or code fence."""
     m = re.search(rf"^##[ \t]*{heading}[ \t]*(?::[ \t]*)?$", text, re.IGNORECASE | re.MULTILINE)
@@ -216,7 +222,8 @@ def _json_after(text: str, heading: str) -> tuple[Any, str | None]:
 
 def parse_outline_turn(text: str) -> GeneratedPaper:
     """The first assistant turn: outline, self-assessment, first LaTeX half, setup JSON."""
-    paper = GeneratedPaper(outline_text=text)
+    paper = GeneratedPaper(outline_text=text)  # the turn as generated; parsed with \n endings
+    text = _lf(text)
     for name, attr in (("Motivation", "motivation"), ("Main Idea", "main_idea")):
         block = _heading_block(text, name)
         if block:
@@ -251,11 +258,12 @@ def parse_outline_turn(text: str) -> GeneratedPaper:
 
 def parse_results_turn(text: str) -> tuple[Any, str | None]:
     """Decoded results of message 4, or ``(None, reason)``."""
-    return _json_after(text, RESULTS_HEADING)
+    return _json_after(_lf(text), RESULTS_HEADING)
 
 
 def parse_second_turn(text: str) -> tuple[list[tuple[str, str]], list[str]]:
     """Sections of the second assistant turn (experiments to conclusion)."""
+    text = _lf(text)
     latex, closed = fenced_block(text, "latex")
     problems = []
     if latex is None:

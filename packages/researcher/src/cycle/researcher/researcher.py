@@ -15,7 +15,9 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from cycle.core.generation.base import Generator
+from cycle.core.generation.base import Generator, encode_prompts
+from cycle.core.preflight import ConfigError
+from cycle.core.runs import one_line_reason
 from cycle.core.schemas import SamplingConfig
 from cycle.data.records import Reference
 from cycle.researcher.experiments import ExperimentRunner, SimulatedRunner
@@ -68,6 +70,38 @@ class Researcher:
         self.runner = runner or SimulatedRunner()
         self.max_references = max_references
         self.outline_attempts = outline_attempts
+
+    def check_prompts_fit(
+        self, prompts: Sequence[tuple[Sequence[Reference], str | None]], context_length: int
+    ) -> None:
+        """Fail before generating when a first-turn prompt leaves less than ``max_new_tokens`` of
+        the model's context: one line with the longest prompt and the ``max_references`` at which
+        every prompt fits (``ConfigError``)."""
+        room = context_length - self.sampling.max_new_tokens
+        longest = self._longest_prompt(prompts, self.max_references)
+        if longest <= room:
+            return
+        most = max((len(refs) for refs, _ in prompts), default=0)
+        lo, hi = 0, most if self.max_references is None else min(most, self.max_references)
+        if self._longest_prompt(prompts, 0) > room:
+            fix = "use a model with a longer context (even with no references it does not fit)"
+        else:  # the most references every prompt fits with: longest() grows with k
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if self._longest_prompt(prompts, mid) <= room else (lo, mid - 1)
+            fix = f"set max_references={lo} (the most that fit)"
+        raise ConfigError(
+            f"the longest prompt has {longest} tokens (max_references={self.max_references}), "
+            f"over the model's context of {context_length} tokens less "
+            f"sampling.max_new_tokens={self.sampling.max_new_tokens}: {fix}, or lower "
+            "sampling.max_new_tokens"
+        )
+
+    def _longest_prompt(
+        self, prompts: Sequence[tuple[Sequence[Reference], str | None]], k: int | None
+    ) -> int:
+        chats = [build_prompt(list(refs)[:k], topic) for refs, topic in prompts]
+        return max((len(ids) for ids in encode_prompts(self.generator.tokenizer, chats)), default=0)
 
     def write(
         self, references: Sequence[Reference], n: int = 1, topic: str | None = None
@@ -164,7 +198,11 @@ class Researcher:
                 results.append(None)
                 errors.append("experiment not run: no valid experimental setup JSON")
                 continue
-            outcome = self.runner.run(setup)
-            results.append(None if outcome.error else results_message(outcome.results))
-            errors.append(outcome.error)
+            try:  # one paper's program (or its output) never ends the others' run
+                outcome = self.runner.run(setup)
+                results.append(None if outcome.error else results_message(outcome.results))
+                errors.append(outcome.error)
+            except Exception as err:
+                results.append(None)
+                errors.append(f"experiment failed: {one_line_reason(err)}")
         return results, errors

@@ -22,6 +22,7 @@ class ExperimentRunnerConfig:
     max_cpu_s: int | None = 600
     max_memory_mb: int | None = 16384  # address space; null for CUDA programs
     max_output_mb: int | None = 64  # any file it writes, stdout and stderr included
+    max_processes: int | None = 256  # alive at once (RLIMIT_NPROC and the runner's count)
 
 
 def register_configs() -> None:

@@ -131,6 +131,10 @@ def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
         researcher = Researcher(
             generator, sampling, runner, cfg.max_references, int(cfg.outline_attempts)
         )
+        researcher.check_prompts_fit(
+            [(p["references"], cfg.topic) for p in todo],
+            int(cfg.backend.get("max_model_len") or cfg.model.context_length),
+        )
         batch = int(cfg.prompt_batch_size)
         for start in tqdm(range(0, len(todo), batch), desc="generate papers", unit="batch"):
             chunk = todo[start : start + batch]

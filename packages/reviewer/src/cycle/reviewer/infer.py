@@ -145,6 +145,7 @@ class PaperReview:
                     "final_rating": p.final_rating,
                     "decision": p.decision,
                     "truncated": p.truncated,
+                    "incomplete": p.incomplete,
                     "problems": p.problems,
                 }
                 for t, p in zip(self.texts, self.parsed, strict=True)

@@ -1,4 +1,4 @@
-"""Reviewer evaluation of the paper's Table 1 (FORMATS.md §5): Proxy MSE/MAE, decision accuracy, macro F1.
+"""Reviewer evaluation of the paper's Table 1 (docs/formats.md §5): Proxy MSE/MAE, decision accuracy, macro F1.
 
 Averaging is **per paper**: every error array holds one value per paper, and a paper with many
 reviews weighs as much as one with two (for humans, each paper's errors are first averaged over
@@ -15,11 +15,16 @@ Targets: with human ratings r_1..r_n and prediction p,
   neither on the paper's position nor on which other papers were skipped, and every model
   evaluated with the same seed faces the same targets;
 - model "n": p against mean(r) (an easier target: its noise variance is sigma^2/n).
+
+Every sum is ``math.fsum`` (correctly rounded), so a value does not depend on the order of the
+papers or of a paper's ratings, down to the last bit: an order-free quantity prints the same
+whatever the row order.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -69,8 +74,23 @@ class DecisionScores:
         return self.n_papers / total if total else None
 
 
-def _valid(ratings: Sequence[float | None]) -> np.ndarray:
-    return np.array([r for r in ratings if r is not None], dtype=float)
+def _valid(ratings: Sequence[float | None]) -> list[float]:
+    return [float(r) for r in ratings if r is not None]
+
+
+def _mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def _leave_one_out_means(r: Sequence[float]) -> list[float]:
+    """mean(r without r_i) for every i, from one correctly rounded sum (order-free)."""
+    total = math.fsum(r)
+    return [(total - x) / (len(r) - 1) for x in r]
+
+
+def _errors(pairs: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Mean squared and mean absolute error of (value, target) pairs."""
+    return _mean([(v - t) ** 2 for v, t in pairs]), _mean([abs(v - t) for v, t in pairs])
 
 
 def held_out_index(n: int, paper_id: str, seed: int) -> int:
@@ -114,15 +134,15 @@ def proxy_errors(
             missing += 1
             continue
         if mode == "n":
-            targets = np.array([r.mean()])
+            targets = [_mean(r)]
         elif draw == "expected":
-            targets = (r.sum() - r) / (len(r) - 1)  # mean(r without r_i), for every i at once
+            targets = _leave_one_out_means(r)
         else:
             held_out = held_out_index(len(r), paper_ids[paper], seed)
-            targets = np.array([np.delete(r, held_out).mean()])
-        e = float(p) - targets
-        squared.append(float(np.mean(e**2)))
-        absolute.append(float(np.mean(np.abs(e))))
+            targets = [_mean(r[:held_out] + r[held_out + 1 :])]
+        sq, ab = _errors([(float(p), t) for t in targets])
+        squared.append(sq)
+        absolute.append(ab)
         papers.append(paper)
     return PaperErrors(np.array(squared), np.array(absolute), papers, few, missing)
 
@@ -139,9 +159,9 @@ def human_individual_errors(human_ratings: Sequence[Sequence[float | None]]) -> 
         if n < 2:
             few += 1
             continue
-        e = r - (r.sum() - r) / (n - 1)  # r_i - mean(r without r_i), for every i at once
-        squared.append(float(np.mean(e**2)))
-        absolute.append(float(np.mean(np.abs(e))))
+        sq, ab = _errors(list(zip(r, _leave_one_out_means(r), strict=True)))
+        squared.append(sq)
+        absolute.append(ab)
         papers.append(paper)
     return PaperErrors(np.array(squared), np.array(absolute), papers, skipped_few_ratings=few)
 
@@ -150,8 +170,8 @@ def proxy_mse_mae(errors: PaperErrors) -> ProxyScores:
     """Proxy MSE and MAE: the mean over papers of ``proxy_errors`` or ``human_individual_errors``."""
     n = len(errors.papers)
     return ProxyScores(
-        mse=float(errors.squared.mean()) if n else None,
-        mae=float(errors.absolute.mean()) if n else None,
+        mse=_mean(errors.squared.tolist()) if n else None,
+        mae=_mean(errors.absolute.tolist()) if n else None,
         n_papers=n,
         skipped_few_ratings=errors.skipped_few_ratings,
         skipped_no_prediction=errors.skipped_no_prediction,

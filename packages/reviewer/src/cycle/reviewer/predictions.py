@@ -6,11 +6,14 @@ Predictions: JSONL, one output per line, ``{"id": <paper id>, "text": <generated
 text is any layout ``parse_review`` reads: CycleReviewer variant A or B, or DeepReviewer in any
 mode. Several lines with one id are that paper's k samples. ``"finish_reason": "length"`` or
 ``"truncated": true`` marks an output cut by its token limit (a rating it ends in is not used).
+A DeepReviewer output that ends inside ``\\boxed_simreviewers`` gives no rating, flagged or not:
+it counts against the parse rate instead of being scored by the reviewers that finished.
 
 Human side: the Review-5K split ``build_data`` wrote (default), or ``gold=<file>`` holding review
 records in the released / OpenReview layout (``id``, ``decision``, ``review: [{rating, content:
 {rating: "6: ...", ...}}]``; content fields may be wrapped as ``{"value": ...}``), read by
-``cycle.data.released.reviewed_paper_from_record``. No paper text is needed for scoring.
+``cycle.data.released.reviewed_paper_from_record``. Scoring needs no paper text, so none is
+read (its columns are dropped first); a record that cannot be read is rejected with the reason.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 
 ID_KEYS = ("id", "paper_id")
 TEXT_KEYS = ("text", "output", "prediction", "review")
+# Paper-text columns of a gold record (``reviewed_paper_from_record`` reads the first present).
+PAPER_TEXT_KEYS = ("paper_context", "paper_text", "text")
 
 
 @dataclass
@@ -107,8 +112,21 @@ def load_gold(source: str, split: str) -> HumanReviews:
     from cycle.data.released import reviewed_paper_from_record
 
     out = HumanReviews([], [], [])
-    for row in _gold_rows(source, split):
-        paper, problems = reviewed_paper_from_record(row, source=source, require_text=False)
+    for number, row in enumerate(_gold_rows(source, split), start=1):
+        if not isinstance(row, dict):
+            out.rejected.append(
+                {"source": source, "id": f"row {number}", "reason": "not a JSON object"}
+            )
+            continue
+        # Scoring needs the reviews and the decision only: the paper text is never parsed.
+        row = {k: v for k, v in row.items() if k not in PAPER_TEXT_KEYS}
+        try:
+            paper, problems = reviewed_paper_from_record(row, source=source, require_text=False)
+        except Exception as err:  # one malformed record is that record's rejection
+            record = row.get("id") or row.get("paper_id") or f"row {number}"
+            reason = f"unreadable record: {type(err).__name__}: {str(err)[:200]}"
+            out.rejected.append({"source": source, "id": str(record), "reason": reason})
+            continue
         out.rejected += [
             {"source": source, "id": p.record, "reason": p.reason} for p in problems if p.dropped
         ]

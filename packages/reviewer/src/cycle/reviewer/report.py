@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,15 @@ PaperScores = tuple[float, float, float] | None
 
 
 def _num(value: float | None, scale: float = 1.0, suffix: str = "") -> str:
-    return "—" if value is None else f"{value * scale:.2f}{suffix}"
+    """Two decimals, half up, of the value first rounded to 10 decimals, so that float noise
+    in the last bits (1.8749999999999998 for 1.875) cannot move the printed digit."""
+    if value is None:
+        return "—"
+    value *= scale
+    if not math.isfinite(value):
+        return f"{value}{suffix}"
+    cell = Decimal(f"{value:.10f}").quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{cell}{suffix}"
 
 
 def _cells(row: Table1Row | Mapping[str, Any]) -> list[str]:

@@ -95,6 +95,61 @@ def _rebase_images(markdown: Path, report_dir: Path) -> str:
     return re.sub(r"(!\[[^\]]*\])\(([^)]+)\)", rebase, markdown.read_text(encoding="utf-8").strip())
 
 
+# First-sample parse rates: the policy each generate step samples (experiment=smol runs all three).
+POLICY_STEPS = {"generate_base": "base", "generate_sft": "SFT (P_0)", "generate": "final"}
+
+
+def learning_summary(steps: dict[str, dict[str, Any]]) -> list[str]:
+    """What the cycle learned, from the steps' own metrics: each model reviewer's parse rate and
+    Proxy MAE (trained vs untrained), the share of first samples that parse to a paper (title,
+    abstract, two sections) for the base, SFT and final policy, the reviewer's score per round."""
+    out: list[str] = []
+    metrics = {name: s.get("metrics", {}) for name, s in steps.items()}
+    reviewers = sorted(
+        {
+            k.rsplit("/", 1)[0]
+            for k in metrics.get("evaluate_reviewer", {})
+            if k.endswith("/parse_rate")
+        }
+    )
+    if reviewers:
+        m = metrics["evaluate_reviewer"]
+        out += [
+            "",
+            "| reviewer | parse rate | Proxy MAE (n−1) | decision accuracy |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| {r} | {_num(m.get(f'{r}/parse_rate'))} | {_num(m.get(f'{r}/mae_n1'))} "
+            f"| {_num(m.get(f'{r}/accuracy'))} |"
+            for r in reviewers
+        ]
+    policies = [(label, metrics[name]) for name, label in POLICY_STEPS.items() if name in metrics]
+    if policies:
+        out += ["", "| policy | first samples that parse |", "|---|---|"]
+        out += [
+            f"| {label} | {m.get('complete_papers', '–')}/{m.get('prompts', '–')} |"
+            for label, m in policies
+        ]
+    loop = metrics.get("rlloop", {})
+    rounds = sorted({int(k.split("/")[0][6:]) for k in loop if k.startswith("round_")})
+    if rounds:
+        out += ["", "| round | reviewer score of its samples | held-out score after it | pairs |"]
+        out += ["|---|---|---|---|"]
+        if "baseline/mean_score" in loop:
+            out += [f"| before (P_0) | – | {_num(loop['baseline/mean_score'])} | – |"]
+        out += [
+            f"| {t} | {_num(loop.get(f'round_{t}/sample_mean_score'))} "
+            f"| {_num(loop.get(f'round_{t}/eval_mean_score'))} | {loop.get(f'round_{t}/pairs', '–')} |"
+            for t in rounds
+        ]
+    return ["", "## Learning", *out] if out else []
+
+
+def _num(value: Any) -> str:
+    return "–" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def render_report(steps: dict[str, dict[str, Any]], report_dir: Path) -> str:
     """One markdown page: each step's status, time, metrics, rejected records, figures and reports."""
     lines = [
@@ -105,6 +160,7 @@ def render_report(steps: dict[str, dict[str, Any]], report_dir: Path) -> str:
     ]
     for name, s in steps.items():
         lines.append(f"| {name} | {s['stage']} | {s['status']} | {s['seconds']} | `{s['dir']}` |")
+    lines += learning_summary(steps)
     for name, s in steps.items():
         lines += ["", f"## {name}", ""]
         metrics = {k: v for k, v in s.get("metrics", {}).items() if not isinstance(v, (dict, list))}

@@ -41,13 +41,15 @@ def build_generator(
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, lora_path)
-        model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
+        cuda = torch.cuda.is_available()
+        model.to("cuda" if cuda else "cpu").eval()
         return HFGenerator(
             model,
             tokenizer,
             batch_size=int(backend_cfg.batch_size),
             logits_processors=logits_processors,
             progress=progress,
+            static_cache=cuda and bool(getattr(backend_cfg, "static_cache", False)),
         )
     if backend_cfg.name == "vllm":
         from cycle.core.generation.vllm_backend import VLLMGenerator
