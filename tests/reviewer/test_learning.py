@@ -12,6 +12,9 @@ import pytest
 
 from tests.reviewer.test_stages import reviewed_paper, write_review5k
 
+# One worker runs the module: two tests share the benchmark run of the module-scoped fixture.
+pytestmark = pytest.mark.xdist_group("reviewer_learning")
+
 
 def _row(pid: str, ratings: list[float], decision: str) -> dict:
     from cycle.data.review5k import review5k_row
