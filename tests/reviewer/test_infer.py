@@ -143,6 +143,24 @@ def test_fit_paper_prompt_budget(tiny_lm, mode: str) -> None:
     assert text.endswith("THE-END") == (mode == "middle")
 
 
+def test_a_very_long_paper_is_precut_to_the_same_text(tiny_lm, monkeypatch) -> None:
+    """A paper 100x the budget: cutting characters first gives the text the exact cut gives on
+    the whole paper, and about the same count of dropped tokens."""
+    from cycle.reviewer import infer
+
+    _, tok = tiny_lm
+    messages = [
+        {"role": "system", "content": "Review."},
+        {"role": "user", "content": _long_paper(30000)},
+    ]
+    assert len(_long_paper(30000)) > 300 * infer.PRECUT_CHARS_PER_TOKEN
+    chat, dropped = fit_paper(tok, messages, 300, "end")
+    monkeypatch.setattr(infer, "PRECUT_CHARS_PER_TOKEN", 10**9)  # no pre-cut
+    whole_chat, whole_dropped = fit_paper(tok, messages, 300, "end")
+    assert chat == whole_chat
+    assert abs(dropped - whole_dropped) <= 2
+
+
 def test_fit_paper_keeps_training_target_whole(tiny_lm) -> None:
     _, tok = tiny_lm
     target = review_text([3, 6])

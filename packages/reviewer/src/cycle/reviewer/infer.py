@@ -25,6 +25,9 @@ from cycle.reviewer.schemas import PAPER_TRUNCATIONS, REWARDS, ReviewerConfig
 log = logging.getLogger(__name__)
 
 TRUNCATION_MARK = "\n\n[...]\n\n"  # between the kept beginning and end in ``middle`` mode
+# In ``end`` mode a paper is first cut to this many characters per budget token (English text
+# runs ~4 per token), so that the exact cut's tokenizations scale with the budget, not the paper.
+PRECUT_CHARS_PER_TOKEN = 8
 
 
 def _cut(text: str, offsets: Sequence[tuple[int, int]], keep: int, mode: str) -> str:
@@ -70,9 +73,15 @@ def fit_paper(
             return len(tokenize_chat(tokenizer, chat)[0])
         return len(tokenizer(render_prompt(tokenizer, chat), add_special_tokens=False)["input_ids"])
 
+    precut = 0  # tokens of the part cut off before the exact cut (one encode)
+    limit = max_tokens * PRECUT_CHARS_PER_TOKEN
+    if mode == "end" and len(paper_text) > limit:
+        precut = len(tokenizer(paper_text[limit:], add_special_tokens=False)["input_ids"])
+        paper_text = paper_text[:limit]
+        messages[user]["content"] = paper_text
     total = length(messages)
     if total <= max_tokens:
-        return messages, 0
+        return messages, precut
     enc = tokenizer(paper_text, add_special_tokens=False, return_offsets_mapping=True)
     offsets, n_paper = enc["offset_mapping"], len(enc["input_ids"])
     keep = n_paper - (total - max_tokens)
@@ -82,7 +91,7 @@ def fit_paper(
         chat = build(_cut(paper_text, offsets, keep, mode))
         total = length(chat)
         if total <= max_tokens:
-            return chat, n_paper - keep
+            return chat, n_paper - keep + precut
         keep -= total - max_tokens
     return None
 
