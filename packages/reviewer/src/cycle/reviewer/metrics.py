@@ -209,7 +209,7 @@ def rank_correlation(
     from scipy.stats import spearmanr
 
     pairs = [
-        (float(p), float(r.mean()))
+        (float(p), _mean(r))
         for ratings, p in zip(human_ratings, predicted, strict=True)
         if p is not None and len(r := _valid(ratings))
     ]

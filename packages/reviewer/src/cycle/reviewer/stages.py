@@ -58,10 +58,7 @@ def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
     n_train = len(rows) - n_val
     if cfg.max_examples is not None:
         n_train = min(n_train, int(cfg.max_examples))
-    train_rows, val_rows = (
-        rows.select(range(n_train)),
-        rows.select(range(len(rows) - n_val, len(rows))),
-    )
+    train_rows = rows.select(range(n_train))
     reviewer = to_dataclass(cfg.reviewer, ReviewerConfig)
     sft = to_dataclass(cfg.sft, SFTConfig)
     tokenizer = load_tokenizer(cfg.model)
@@ -79,7 +76,7 @@ def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
         )
     callbacks = []
     if n_val:
-        val = fitted(val_rows)
+        val = fitted(rows.select(range(len(rows) - n_val, len(rows))))
         scale = rating_scale(load_review5k(cfg.review5k_dir, "papers", cfg.split, command))
         curve = ValidationCurve(
             val.conversations,
