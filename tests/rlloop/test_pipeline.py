@@ -98,14 +98,14 @@ def test_report_opens_with_what_the_cycle_learned(tmp_path):
                 "round_1/pairs": 3,
             },
         ),
-        "generate": step("generate", complete_papers=3, prompts=4),
+        "generate": step("generate", first_attempt_complete_rate=0.75, complete_papers=4, papers=4),
         "evaluate_reviewer": step(
             "evaluate_reviewer",
             **{"Trained/parse_rate": 1.0, "Trained/mae_n1": 1.25, "Untrained/parse_rate": 0.5},
             **{"Human/mae_n1": 1.0},
         ),
-        "generate_base": step("generate", complete_papers=0, prompts=4),
-        "generate_sft": step("generate", complete_papers=2, prompts=4),
+        "generate_base": step("generate", first_attempt_complete_rate=0.0, papers=4),
+        "generate_sft": step("generate", first_attempt_complete_rate=0.5, papers=4),
     }
     out = render_report(steps, tmp_path)
     learning = out[out.index("## Learning") : out.index("## rlloop")]

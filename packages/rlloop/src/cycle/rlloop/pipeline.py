@@ -127,10 +127,7 @@ def learning_summary(steps: dict[str, dict[str, Any]]) -> list[str]:
     policies = [(label, metrics[name]) for name, label in POLICY_STEPS.items() if name in metrics]
     if policies:
         out += ["", "| policy | first samples that parse |", "|---|---|"]
-        out += [
-            f"| {label} | {m.get('complete_papers', '–')}/{m.get('prompts', '–')} |"
-            for label, m in policies
-        ]
+        out += [f"| {label} | {_first_samples(m)} |" for label, m in policies]
     loop = metrics.get("rlloop", {})
     rounds = sorted({int(k.split("/")[0][6:]) for k in loop if k.startswith("round_")})
     if rounds:
@@ -144,6 +141,15 @@ def learning_summary(steps: dict[str, dict[str, Any]]) -> list[str]:
             for t in rounds
         ]
     return ["", "## Learning", *out] if out else []
+
+
+def _first_samples(generate: dict[str, Any]) -> str:
+    """``k/n``: of a generate step's n papers, the k whose first sample parsed (before any
+    resampling; ``complete_papers`` counts them after it)."""
+    rate, papers = generate.get("first_attempt_complete_rate"), generate.get("papers")
+    if rate is None or not papers:
+        return "–"
+    return f"{round(rate * papers)}/{papers}"
 
 
 def _num(value: Any) -> str:
