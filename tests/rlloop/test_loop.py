@@ -143,6 +143,24 @@ def test_no_rl_ablation_evaluates_only_the_sft_policy(root, tmp_path) -> None:
     assert "| P_0 |" in (run_dir / "report.md").read_text()
 
 
+def test_each_step_says_where_its_time_went(root, tmp_path) -> None:
+    """Phases with their seconds and what the HF policy generated (the stand-in reviewer
+    generates nothing through HF), in ``steps/<step>.timing.json``, the report and the manifest."""
+    run_dir = tmp_path / "run"
+    run_stage("rlloop", _overrides(root, "rounds=0", "eval.max_prompts=1"), run_dir=run_dir)
+    phases = json.loads((run_dir / "baseline" / "steps" / "baseline.timing.json").read_text())
+    by_name = {p["phase"]: p for p in phases}
+    assert list(by_name) == ["load_policy", "write_papers", "load_reviewer", "review", "total"]
+    written = by_name["write_papers"]
+    assert written["sequences"] >= 1 and written["calls"] >= 1 and written["new_tokens"] >= 1
+    assert written["decode_steps"] <= 8 * written["calls"]  # sampling.max_new_tokens=8
+    assert "sequences" not in by_name["review"]
+    assert by_name["total"]["seconds"] >= written["seconds"] > 0
+    assert "| baseline | baseline | write_papers |" in (run_dir / "report.md").read_text()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["metrics"]["time/baseline/baseline_s"] == by_name["total"]["seconds"]
+
+
 def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypatch) -> None:
     import cycle.rlloop.loop as loop
     from cycle.rlloop.simpo_module import SimPOModule

@@ -15,19 +15,23 @@
 Before round 0, ``baseline/`` evaluates P_0 the same way. Every step ends by writing its marker
 ``<dir>/steps/<step>.json`` atomically; a rerun skips marked steps and resumes an unmarked one
 from its incremental JSONL (whole prompt / review batches, so what is redone is regenerated
-identically under the same seeds). With ``isolate_steps`` each step runs in its own process
+identically under the same seeds). Beside the marker, ``<step>.timing.json`` says where the
+step's time went (model loads, generation with its token counts, torch.compile graphs, the SimPO
+fit), logged as ``rlloop timing:`` lines and tabled in the report. With ``isolate_steps`` each step runs in its own process
 (``python -m cycle.rlloop.loop <run_dir> <dir> <step>``), so vLLM engines and multi-GPU
 trainers start on a free GPU and Lightning can launch its ranks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
@@ -67,6 +71,12 @@ def round_dir(run_dir: Path, t: int) -> Path:
 
 def marker(step_dir: Path, step: str) -> Path:
     return step_dir / "steps" / f"{step}.json"
+
+
+def timing_file(step_dir: Path, step: str) -> Path:
+    """The step's phases with their times (apart from the marker, whose content the round's
+    ``metrics.json`` repeats and a resumed run must reproduce exactly)."""
+    return step_dir / "steps" / f"{step}.timing.json"
 
 
 def read_marker(step_dir: Path, step: str) -> dict[str, Any] | None:
@@ -151,6 +161,54 @@ def check_inputs(cfg: DictConfig) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Where the time goes: each step records its phases in its marker (``timing``)
+
+_PHASES: list[dict[str, Any]] = []  # the phases of the step running in this process
+
+
+def _work_counters() -> dict[str, float]:
+    """This process's generation totals and torch.compile's compiled-graph count so far."""
+    from cycle.core.generation.base import GENERATION_STATS
+
+    counts = {k: float(v) for k, v in GENERATION_STATS.items()}
+    dynamo = sys.modules.get("torch._dynamo.utils")  # read only when something compiled
+    if dynamo is not None:
+        counts["compiled_graphs"] = float(dynamo.counters["stats"]["unique_graphs"])
+    return counts
+
+
+@contextlib.contextmanager
+def timed(phase: str) -> Iterator[None]:
+    """Record ``phase``'s wall time, what it generated (sequences, new tokens, decode steps,
+    rows cut at max_new_tokens, seconds inside ``generate``) and the graphs torch.compile
+    compiled during it."""
+    before, start = _work_counters(), time.perf_counter()
+    try:
+        yield
+    finally:
+        after = _work_counters()
+        row: dict[str, Any] = {"phase": phase, "seconds": round(time.perf_counter() - start, 2)}
+        for key, value in after.items():
+            if delta := value - before.get(key, 0.0):
+                row[key] = round(delta, 2) if key.endswith("_s") else int(delta)
+        _PHASES.append(row)
+
+
+def describe_phase(row: dict[str, Any]) -> str:
+    """One line: ``write_papers 41.2 s; 16 sequences, 5120 new tokens, 512 decode steps ...``."""
+    text = f"{row['phase']} {row['seconds']} s"
+    if row.get("sequences"):
+        text += (
+            f"; {row['sequences']} sequences, {row.get('new_tokens', 0)} new tokens, "
+            f"{row.get('decode_steps', 0)} decode steps in {row.get('calls', 0)} generate calls "
+            f"({row.get('generate_s', 0)} s), {row.get('at_length', 0)} cut at max_new_tokens"
+        )
+    if row.get("compiled_graphs"):
+        text += f"; {row['compiled_graphs']} graphs compiled"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
 # Sampling and reviewing (resumable per batch)
 
 
@@ -203,9 +261,13 @@ def sample_papers(
 
     todo = [b for b in _batches(prompts, int(cfg.prompts.batch_size)) if not all(map(finished, b))]
     if todo:
-        researcher = _researcher(cfg, policy, n, seed)
+        with timed("load_policy"):
+            researcher = _researcher(cfg, policy, n, seed)
         for batch in todo:
-            groups = researcher.write_many([(p.references, cfg.prompts.topic) for p in batch], n)
+            with timed("write_papers"):
+                groups = researcher.write_many(
+                    [(p.references, cfg.prompts.topic) for p in batch], n
+                )
             for prompt, papers in zip(batch, groups, strict=True):
                 if finished(prompt):
                     continue
@@ -274,8 +336,11 @@ def review_papers(
             rows: list[dict[str, Any]] = []
             to_review = [i for i, text in enumerate(texts) if text]
             if to_review:
-                reviewer = reviewer or _reviewer(cfg)
-                results = reviewer.review([texts[i] for i in to_review])
+                if reviewer is None:
+                    with timed("load_reviewer"):
+                        reviewer = _reviewer(cfg)
+                with timed("review"):
+                    results = reviewer.review([texts[i] for i in to_review])
                 by_index = dict(zip(to_review, results, strict=True))
             for i, sample in enumerate(batch):
                 head = {
@@ -424,9 +489,10 @@ def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
     seed_everything(int(cfg.seed) + t)
     logger = _train_logger(cfg, d / "train", t, isolated=bool(os.environ.get(ISOLATED_ENV)))
     try:
-        result = fit_simpo(
-            cfg, d / "train", pairs, policy_in, export_dir=d / "policy", logger=logger
-        )
+        with timed("simpo_fit"):
+            result = fit_simpo(
+                cfg, d / "train", pairs, policy_in, export_dir=d / "policy", logger=logger
+            )
     finally:
         finish(logger)
     write_dropped(d / "untrainable_pairs.jsonl", result.dropped)
@@ -507,8 +573,14 @@ def run_step_here(cfg: DictConfig, run_dir: Path, step: str, t: int | None) -> d
     if done is not None:
         return done
     seed_everything(int(cfg.seed) + (t or 0))
-    result = STEP_FUNCTIONS[step](cfg, run_dir, t)
+    _PHASES.clear()
+    with timed("total"):
+        result = STEP_FUNCTIONS[step](cfg, run_dir, t)
+    where = "baseline" if t is None else f"round {t}"
+    for row in _PHASES:
+        log.info("rlloop timing: %s %s: %s", where, step, describe_phase(row))
     if is_rank_zero():  # the other ranks of a multi-process train step only train
+        atomic_write_json(timing_file(d, step), _PHASES)
         atomic_write_json(marker(d, step), result)
     return result
 
