@@ -25,6 +25,10 @@ class HashReviewer(Generator):
     """A review document whose single rating is a hash of the prompt (the paper text)."""
 
     tokenizer = None
+    built = 0  # instances made (review.keep_loaded)
+
+    def __init__(self) -> None:
+        type(self).built += 1
 
     def generate(self, prompts, sampling, n=None):
         out = []
@@ -244,3 +248,15 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
     resumed = run_stage("rlloop", _overrides(root), run_dir=run_dir)
     assert _fingerprint(run_dir) == _fingerprint(clean_dir)
     assert resumed == clean
+
+
+def test_a_kept_reviewer_is_built_once_for_every_review_step(root, tmp_path) -> None:
+    """review.keep_loaded: the baseline, the round's review and its evaluation share one reviewer
+    (without it: one per step)."""
+    counts = {}
+    for keep in (False, True):
+        HashReviewer.built = 0
+        overrides = _overrides(root, "rounds=1", "eval.max_prompts=1", f"review.keep_loaded={keep}")
+        run_stage("rlloop", overrides, run_dir=tmp_path / f"keep_{keep}")
+        counts[keep] = HashReviewer.built
+    assert counts == {False: 3, True: 1}

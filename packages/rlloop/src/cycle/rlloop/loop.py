@@ -287,21 +287,35 @@ def sample_papers(
     return rows
 
 
+_KEPT_REVIEWER: dict[str, Any] = {}  # review.keep_loaded: the reviewer, by its resolved config
+
+
 def _reviewer(cfg: DictConfig) -> Any:
+    """The reviewer. With ``review.keep_loaded`` it is built once per process and kept for every
+    later review step: one model load and one torch.compile instead of one per step (on a GPU
+    each costs seconds to tens of seconds; keeping it costs its memory during training)."""
     from cycle.core.config import instantiate, to_dataclass
     from cycle.core.schemas import BackendConfig, SamplingConfig
     from cycle.reviewer.infer import build_reviewer
     from cycle.reviewer.schemas import ReviewerConfig
 
     spec = cfg.review
+    keep = bool(spec.get("keep_loaded", False))
+    key = repr([OmegaConf.to_container(cfg[k], resolve=True) for k in ("review", "reviewer")])
+    if keep and key in _KEPT_REVIEWER:
+        return _KEPT_REVIEWER[key]
     factory = (lambda: instantiate(spec.generator)) if spec.get("generator") is not None else None
-    return build_reviewer(
+    reviewer = build_reviewer(
         spec.model,
         to_dataclass(spec.backend, BackendConfig),
         to_dataclass(spec.sampling, SamplingConfig),
         to_dataclass(cfg.reviewer, ReviewerConfig),
         generator_factory=factory,
     )
+    if keep:
+        _KEPT_REVIEWER.clear()
+        _KEPT_REVIEWER[key] = reviewer
+    return reviewer
 
 
 def review_text(sample: dict[str, Any]) -> tuple[str, bool]:
