@@ -164,6 +164,7 @@ def check_inputs(cfg: DictConfig) -> None:
 # Where the time goes: each step records its phases in its marker (``timing``)
 
 _PHASES: list[dict[str, Any]] = []  # the phases of the step running in this process
+_STEP = [""]  # its name for the log ("round 0 sample")
 
 
 def _work_counters() -> dict[str, float]:
@@ -192,6 +193,8 @@ def timed(phase: str) -> Iterator[None]:
             if delta := value - before.get(key, 0.0):
                 row[key] = round(delta, 2) if key.endswith("_s") else int(delta)
         _PHASES.append(row)
+        # logged as each phase ends: a run cut short still shows where its time went
+        log.info("rlloop timing: %s: %s", _STEP[0], describe_phase(row))
 
 
 def describe_phase(row: dict[str, Any]) -> str:
@@ -588,11 +591,9 @@ def run_step_here(cfg: DictConfig, run_dir: Path, step: str, t: int | None) -> d
         return done
     seed_everything(int(cfg.seed) + (t or 0))
     _PHASES.clear()
+    _STEP[0] = f"{'baseline' if t is None else f'round {t}'} {step}"
     with timed("total"):
         result = STEP_FUNCTIONS[step](cfg, run_dir, t)
-    where = "baseline" if t is None else f"round {t}"
-    for row in _PHASES:
-        log.info("rlloop timing: %s %s: %s", where, step, describe_phase(row))
     if is_rank_zero():  # the other ranks of a multi-process train step only train
         atomic_write_json(timing_file(d, step), _PHASES)
         atomic_write_json(marker(d, step), result)
