@@ -228,7 +228,7 @@ def report(done: list[Check], device: str) -> str:
             ]
             lines += [f"| {s} | {sec} | {mib(p)} |" for s, sec, p in c.steps]
         if c.timings:
-            lines += ["", f"## {c.name}: rlloop phases, as they ended", ""]
+            lines += ["", f"## {c.name}: rlloop phases as logged (each start and end)", ""]
             lines += [f"- {t}" for t in c.timings]
     return "\n".join(lines) + "\n"
 

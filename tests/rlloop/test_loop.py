@@ -260,3 +260,13 @@ def test_a_kept_reviewer_is_built_once_for_every_review_step(root, tmp_path) -> 
         run_stage("rlloop", overrides, run_dir=tmp_path / f"keep_{keep}")
         counts[keep] = HashReviewer.built
     assert counts == {False: 3, True: 1}
+
+
+def test_a_phase_counts_the_graphs_torch_compile_made_in_it() -> None:
+    import torch
+
+    from cycle.rlloop.loop import _PHASES, timed
+
+    with timed("compiled"):
+        torch.compile(lambda x: torch.sin(x) + 1, backend="eager")(torch.ones(3))
+    assert _PHASES[-1]["phase"] == "compiled" and _PHASES[-1]["compiled_graphs"] >= 1

@@ -183,6 +183,7 @@ def timed(phase: str) -> Iterator[None]:
     """Record ``phase``'s wall time, what it generated (sequences, new tokens, decode steps,
     rows cut at max_new_tokens, seconds inside ``generate``) and the graphs torch.compile
     compiled during it."""
+    log.info("rlloop timing: %s: %s started", _STEP[0], phase)  # a cut run names its last phase
     before, start = _work_counters(), time.perf_counter()
     try:
         yield
