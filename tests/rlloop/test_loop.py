@@ -250,18 +250,6 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
     assert resumed == clean
 
 
-def test_a_kept_reviewer_is_built_once_for_every_review_step(root, tmp_path) -> None:
-    """review.keep_loaded: the baseline, the round's review and its evaluation share one reviewer
-    (without it: one per step)."""
-    counts = {}
-    for keep in (False, True):
-        HashReviewer.built = 0
-        overrides = _overrides(root, "rounds=1", "eval.max_prompts=1", f"review.keep_loaded={keep}")
-        run_stage("rlloop", overrides, run_dir=tmp_path / f"keep_{keep}")
-        counts[keep] = HashReviewer.built
-    assert counts == {False: 3, True: 1}
-
-
 def test_a_phase_counts_the_graphs_torch_compile_made_in_it() -> None:
     import torch
 
@@ -270,3 +258,31 @@ def test_a_phase_counts_the_graphs_torch_compile_made_in_it() -> None:
     with timed("compiled"):
         torch.compile(lambda x: torch.sin(x) + 1, backend="eager")(torch.ones(3))
     assert _PHASES[-1]["phase"] == "compiled" and _PHASES[-1]["compiled_graphs"] >= 1
+
+
+def test_kept_models_are_loaded_once(root, tmp_path, monkeypatch) -> None:
+    """review.keep_loaded: the baseline, the round's review and its evaluation share one reviewer.
+    keep_policy_loaded: P_0's baseline evaluation and round 0's samples share one generator, and
+    P_1's evaluation loads P_1. Without them: one of each per step."""
+    import cycle.core.generation as generation
+
+    loaded: list[str] = []
+    real = generation.build_generator
+
+    def counting(backend, model_cfg, **kw):
+        loaded.append(str(model_cfg.name_or_path))
+        return real(backend, model_cfg, **kw)
+
+    monkeypatch.setattr(generation, "build_generator", counting)
+    policies, reviewers = {}, {}
+    for keep in (False, True):
+        loaded.clear()
+        HashReviewer.built = 0
+        flags = [f"keep_policy_loaded={keep}", f"review.keep_loaded={keep}"]
+        overrides = _overrides(root, "rounds=1", "eval.max_prompts=1", *flags)
+        run_stage("rlloop", overrides, run_dir=tmp_path / f"keep_{keep}")
+        policies[keep] = [p.replace(str(tmp_path / f"keep_{keep}"), "<run>") for p in loaded]
+        reviewers[keep] = HashReviewer.built
+    assert len(policies[False]) == 3 and policies[True] == policies[False][1:]
+    assert policies[True][-1] == "<run>/round_0/policy"
+    assert reviewers == {False: 3, True: 1}

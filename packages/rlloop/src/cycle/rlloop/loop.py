@@ -227,7 +227,13 @@ def _free_memory() -> None:
         pass
 
 
+_KEPT_POLICY: dict[str, Any] = {}  # keep_policy_loaded: the last policy's generator, by policy
+
+
 def _researcher(cfg: DictConfig, policy: str, n: int, seed: int) -> Any:
+    """The policy's researcher. With ``keep_policy_loaded`` the generator of the last policy is
+    kept for the next sampling phase of the same policy (the round's samples after the
+    evaluation that precedes them): one load and one compilation per policy, not per phase."""
     import dataclasses
 
     from cycle.core.config import to_dataclass
@@ -238,9 +244,18 @@ def _researcher(cfg: DictConfig, policy: str, n: int, seed: int) -> Any:
     from cycle.rlloop.simpo_module import policy_model_config
 
     sampling = dataclasses.replace(to_dataclass(cfg.sampling, SamplingConfig), n=n, seed=seed)
-    generator = build_generator(
-        to_dataclass(cfg.backend, BackendConfig), policy_model_config(cfg, policy), progress=False
-    )
+    keep = bool(cfg.get("keep_policy_loaded", False))
+    key = repr([policy, OmegaConf.to_container(cfg.backend, resolve=True)])
+    generator = _KEPT_POLICY.get(key) if keep else None
+    if generator is None:
+        _KEPT_POLICY.clear()  # the previous policy's, before this one loads
+        generator = build_generator(
+            to_dataclass(cfg.backend, BackendConfig),
+            policy_model_config(cfg, policy),
+            progress=False,
+        )
+        if keep:
+            _KEPT_POLICY[key] = generator
     runner = build_runner(cfg.experiment_runner)
     return Researcher(generator, sampling, runner, cfg.prompts.max_references)
 
