@@ -16,10 +16,11 @@ Before round 0, ``baseline/`` evaluates P_0 the same way. Every step ends by wri
 ``<dir>/steps/<step>.json`` atomically; a rerun skips marked steps and resumes an unmarked one
 from its incremental JSONL (whole prompt / review batches, so what is redone is regenerated
 identically under the same seeds). Beside the marker, ``<step>.timing.json`` says where the
-step's time went (model loads, generation with its token counts, torch.compile graphs, the SimPO
-fit), logged as ``rlloop timing:`` lines and tabled in the report. With ``isolate_steps`` each step runs in its own process
-(``python -m cycle.rlloop.loop <run_dir> <dir> <step>``), so vLLM engines and multi-GPU
-trainers start on a free GPU and Lightning can launch its ranks.
+step's time went (model loads, generation with its token counts, torch.compile graphs, the
+SimPO fit), logged as ``rlloop timing:`` lines and tabled in the report. With
+``isolate_steps`` each step runs in its own process (``python -m cycle.rlloop.loop <run_dir>
+<dir> <step>``), so vLLM engines and multi-GPU trainers start on a free GPU and Lightning can
+launch its ranks.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def check_inputs(cfg: DictConfig) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Where the time goes: each step records its phases in its marker (``timing``)
+# Where the time goes: each step's phases, in ``steps/<step>.timing.json`` and the log
 
 _PHASES: list[dict[str, Any]] = []  # the phases of the step running in this process
 _STEP = [""]  # its name for the log ("round 0 sample")
