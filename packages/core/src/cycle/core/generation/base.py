@@ -16,7 +16,8 @@ FinishReason = Literal["stop", "length"]
 
 # Totals of this process's HF ``generate`` calls: calls, sequences, new_tokens (kept),
 # decode_steps (the longest row of each call: what the batch paid), at_length (rows stopped by
-# max_new_tokens), generate_s (seconds). A piece of work reads them as a difference (rlloop's step timings).
+# max_new_tokens), generate_s (seconds). A piece of work reads them as a difference (rlloop's
+# step timings).
 GENERATION_STATS: Counter[str] = Counter()
 
 
