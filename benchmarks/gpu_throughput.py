@@ -5,8 +5,12 @@
                                                                # (also what it runs without a GPU)
     python benchmarks/gpu_throughput.py --out throughput.json --budget-s 70
 
-Random weights (speed does not depend on them), SDPA attention, seed 0. Three sections, each
-measurement written to ``--out`` as it finishes (a run cut short keeps what it measured):
+Random weights (speed does not depend on them, and no model is converted or loaded), SDPA
+attention, seed 0. Three sections of side-by-side comparisons, each written to ``--out`` as it
+finishes (a run cut short keeps what it measured), the most valuable first: generation dynamic
+vs static cache at batch 16 and 1, SFT at 2K tokens ours vs plain, SimPO vs TRL, then the rest.
+``--budget-s`` counts from the first measurement; past it, only a section's first comparison
+still starts (every section gets one), the rest are rows marked ``"skipped": "budget"``.
 
 1. **SFT** tokens/s, MFU and peak memory at 2K tokens (batch 16) and 8K (batch 4), gradient
    checkpointing off/on, packed rows (documents concatenated, positions restarting) vs padded
@@ -28,11 +32,13 @@ measurement written to ``--out`` as it finishes (a run cut short keeps what it m
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -100,24 +106,38 @@ def flops_per_token(shape: dict[str, int], seq: int) -> float:
     return 6 * matmul + 12 * layers * h * seq
 
 
+def pack_lengths(rng: random.Random, seq: int) -> list[int]:
+    """Document lengths of seq/4..seq tokens that fill one row of exactly ``seq`` tokens (the
+    last document takes what is left). Drawing documents until greedy packing happens to fill a
+    row exactly almost never ends at 2K tokens: the first GPU run spent its whole budget there."""
+    lengths, left = [], seq
+    while left:
+        n = rng.randint(seq // 4, seq)
+        n = left if n > left - seq // 4 else n
+        lengths.append(n)
+        left -= n
+    return lengths
+
+
 def documents(setting: Setting, vocab: int, steps: int) -> list[dict[str, list[int]]]:
-    """Rows for ``steps`` batches: documents of seq/4..seq tokens, packed or one per row."""
+    """Rows for ``steps`` batches: packed rows of documents filling ``seq`` exactly, or one
+    document of seq/4..seq tokens per row."""
     from cycle.core.training.sequences import pack_rows
 
     rng = random.Random(0)
+
+    def doc(n: int) -> dict[str, list[int]]:
+        ids = [rng.randrange(1, vocab) for _ in range(n)]
+        return {"input_ids": ids, "labels": list(ids)}
+
     rows: list[dict[str, list[int]]] = []
-    while len(rows) < steps * setting.batch:
-        docs = []
-        for _ in range(setting.batch * 4):
-            ids = [
-                rng.randrange(1, vocab) for _ in range(rng.randint(setting.seq // 4, setting.seq))
-            ]
-            docs.append({"input_ids": ids, "labels": list(ids)})
-        if not setting.packed:
-            rows += docs
-            continue
-        rows += [p for p in pack_rows(docs, setting.seq) if len(p["input_ids"]) == setting.seq]
-    return rows[: steps * setting.batch]
+    for _ in range(steps * setting.batch):
+        if setting.packed:
+            (row,) = pack_rows([doc(n) for n in pack_lengths(rng, setting.seq)], setting.seq)
+        else:
+            row = doc(rng.randint(setting.seq // 4, setting.seq))
+        rows.append(row)
+    return rows
 
 
 def batches(rows: list[dict[str, list[int]]], size: int) -> list[dict[str, Any]]:
@@ -219,15 +239,24 @@ def data_loader(data: list[dict[str, Any]]) -> Any:
     return DataLoader(data, batch_size=None, shuffle=False)
 
 
-def sft_section(args: argparse.Namespace, shape: dict[str, int], report: Report) -> None:
-    warmup, steps = 1, args.steps
-    for setting in sft_settings(args.tiny):
+@dataclass
+class Unit:
+    """One side-by-side measurement: the baseline and ours on the same input, as two rows that
+    ``measure`` adds to the report (``sides`` names them under ``field``, for skipped rows)."""
+
+    section: str
+    key: dict[str, Any]
+    field: str
+    sides: tuple[str, str]
+    measure: Callable[[], None]
+
+
+def sft_units(args: argparse.Namespace, shape: dict[str, int], report: Report) -> list[Unit]:
+    def measure(setting: Setting) -> None:
+        warmup, steps = 1, args.steps
         data = batches(documents(setting, shape["vocab_size"], warmup + steps), setting.batch)
         tokens = sum(real_tokens(b) for b in data[warmup:])
         for impl, fit in (("plain", plain_sft), ("ours", project_sft)):
-            if report.out_of_time():
-                report.add("sft", {**asdict(setting), "impl": impl, "skipped": "budget"})
-                continue
             model = build_model(shape, args.device)
             if setting.checkpointing:
                 model.gradient_checkpointing_enable({"use_reentrant": False})
@@ -241,72 +270,85 @@ def sft_section(args: argparse.Namespace, shape: dict[str, int], report: Report)
             report.add("sft", row)
             del model
 
+    return [
+        Unit("sft", asdict(s), "impl", ("plain", "ours"), functools.partial(measure, s))
+        for s in sft_settings(args.tiny)
+    ]
 
-def simpo_section(args: argparse.Namespace, shape: dict[str, int], report: Report) -> None:
-    import torch
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    import simpo_vs_trl
-
+def simpo_units(args: argparse.Namespace, shape: dict[str, int], report: Report) -> list[Unit]:
     length = 64 if args.tiny else 2048
-    knobs = argparse.Namespace(
-        vocab=shape["vocab_size"], beta=2.0, gamma=0.5, lam=0.05, chunk_size=1024
-    )
-    pair = simpo_vs_trl.build_pair(knobs, length)
-    tokens = 2 * simpo_vs_trl.PROMPT_TOKENS + length + 3 * length // 4
-    for impl, make in (("ours", simpo_vs_trl.ours_step_fn), ("trl", simpo_vs_trl.trl_step_fn)):
-        if report.out_of_time():
-            report.add("simpo", {"impl": impl, "length": length, "skipped": "budget"})
-            continue
-        model = build_model(shape, args.device).train()
-        try:
-            step = make(knobs, model, pair)
-        except Exception as err:  # noqa: BLE001 - trl missing or incompatible: said in the table
-            report.add("simpo", {"impl": impl, "length": length, "error": repr(err)[:200]})
-            continue
-        _memory_start(args.device)
-        times = []
-        for i in range(1 + args.steps):
-            clock = Clock(args.device)
-            clock.mark()
-            with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.device == "cuda"):
-                loss = step()
-            loss.backward()
-            model.zero_grad(set_to_none=True)
-            clock.mark()
-            loss = loss.detach()
-            if i:
-                times.append(clock.marks[1] - clock.marks[0])
-        row = {"impl": impl, "length": length, "loss": loss.item()}
-        row |= {
-            "tokens_per_s": tokens / statistics.median(times),
-            "peak_gib": _peak_gib(args.device),
-        }
-        report.add("simpo", row)
-        del model, step
+
+    def measure() -> None:
+        import torch
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        import simpo_vs_trl
+
+        knobs = argparse.Namespace(
+            vocab=shape["vocab_size"], beta=2.0, gamma=0.5, lam=0.05, chunk_size=1024
+        )
+        pair = simpo_vs_trl.build_pair(knobs, length)
+        tokens = 2 * simpo_vs_trl.PROMPT_TOKENS + length + 3 * length // 4
+        for impl, make in (("ours", simpo_vs_trl.ours_step_fn), ("trl", simpo_vs_trl.trl_step_fn)):
+            model = build_model(shape, args.device).train()
+            try:
+                step = make(knobs, model, pair)
+            except Exception as err:  # noqa: BLE001 - trl missing or incompatible: in the table
+                report.add("simpo", {"impl": impl, "length": length, "error": repr(err)[:200]})
+                continue
+            _memory_start(args.device)
+            times = []
+            cuda = args.device == "cuda"
+            for i in range(1 + args.steps):
+                clock = Clock(args.device)
+                clock.mark()
+                with torch.autocast(args.device, dtype=torch.bfloat16, enabled=cuda):
+                    loss = step()
+                loss.backward()
+                model.zero_grad(set_to_none=True)
+                clock.mark()
+                loss = loss.detach()
+                if i:
+                    times.append(clock.marks[1] - clock.marks[0])
+            row = {"impl": impl, "length": length, "loss": loss.item()}
+            row |= {
+                "tokens_per_s": tokens / statistics.median(times),
+                "peak_gib": _peak_gib(args.device),
+            }
+            report.add("simpo", row)
+            del model, step
+
+    return [Unit("simpo", {"length": length}, "impl", ("ours", "trl"), measure)]
 
 
-def generation_section(args: argparse.Namespace, shape: dict[str, int], report: Report) -> None:
-    import torch
+def generation_units(args: argparse.Namespace, shape: dict[str, int], report: Report) -> list[Unit]:
+    """Batch 16 first (a round's prompts in one call), then 1, then 64 (``--tiny``: 4, 1)."""
 
-    from cycle.core.generation import HFGenerator
-    from cycle.core.models import build_tiny_tokenizer
-    from cycle.core.schemas import SamplingConfig, TinyModelConfig
+    @functools.cache
+    def model_and_tokenizer() -> tuple[Any, Any]:
+        import torch
 
-    tokenizer = build_tiny_tokenizer(TinyModelConfig(vocab_size=512))
-    model = build_model(shape, args.device).eval()
-    if args.device == "cuda":
-        model = model.to(torch.bfloat16)
+        from cycle.core.models import build_tiny_tokenizer
+        from cycle.core.schemas import TinyModelConfig
+
+        model = build_model(shape, args.device).eval()
+        if args.device == "cuda":
+            model = model.to(torch.bfloat16)
+        return model, build_tiny_tokenizer(TinyModelConfig(vocab_size=512))
+
     new = 8 if args.tiny else args.new_tokens
-    sampling = SamplingConfig(temperature=0.0, max_new_tokens=new, min_new_tokens=new)
-    rng = random.Random(0)
-    words = ["review", "paper", "method", "result", "table", "score", "model", "data"]
-    for batch in (1, 4) if args.tiny else (1, 16, 64):
+
+    def measure(batch: int) -> None:
+        from cycle.core.generation import HFGenerator
+        from cycle.core.schemas import SamplingConfig
+
+        model, tokenizer = model_and_tokenizer()
+        sampling = SamplingConfig(temperature=0.0, max_new_tokens=new, min_new_tokens=new)
+        rng = random.Random(batch)
+        words = ["review", "paper", "method", "result", "table", "score", "model", "data"]
         prompts = [" ".join(rng.choice(words) for _ in range(100)) for _ in range(batch)]
         for cache in ("dynamic", "static"):
-            if report.out_of_time():
-                report.add("generate", {"batch": batch, "cache": cache, "skipped": "budget"})
-                continue
             gen = HFGenerator(
                 model, tokenizer, batch_size=batch, progress=False, static_cache=cache == "static"
             )
@@ -322,16 +364,58 @@ def generation_section(args: argparse.Namespace, shape: dict[str, int], report: 
             row |= {"tokens_per_s": produced / seconds, "step_ms": 1000 * seconds / new}
             report.add("generate", row)
 
+    return [
+        Unit(
+            "generate", {"batch": b}, "cache", ("dynamic", "static"), functools.partial(measure, b)
+        )
+        for b in ((4, 1) if args.tiny else (16, 1, 64))
+    ]
+
+
+SECTIONS = {"generate": generation_units, "sft": sft_units, "simpo": simpo_units}
+
+
+def plan(units: list[Unit]) -> list[Unit]:
+    """The most valuable comparisons first: generation dynamic vs static at batch 16 and 1,
+    SFT at 2K tokens ours vs plain, SimPO vs TRL; then the rest in section order."""
+    by = {name: [u for u in units if u.section == name] for name in SECTIONS}
+    head = by["generate"][:2] + by["sft"][:1] + by["simpo"][:1]
+    return head + [u for u in units if u not in head]
+
+
+def run_plan(units: list[Unit], report: Report) -> None:
+    """Every unit in order; after ``--budget-s`` (counted from the first measurement) only the
+    first unit of a section not measured yet starts, so each section has at least one row."""
+    measured: set[str] = set()
+    for unit in units:
+        if report.out_of_time() and unit.section in measured:
+            for side in unit.sides:
+                report.add(unit.section, {**unit.key, unit.field: side, "skipped": "budget"})
+            continue
+        report.begin()
+        unit.measure()
+        measured.add(unit.section)
+
 
 class Report:
     """Rows per section, written to ``out`` after each one; ``budget_s`` stops new measurements."""
 
     def __init__(self, out: Path | None, budget_s: float | None, meta: dict[str, Any]) -> None:
-        self.out, self.budget_s, self.start = out, budget_s, time.perf_counter()
+        self.out, self.budget_s = out, budget_s
+        self.start: float | None = None
         self.data: dict[str, Any] = {"meta": meta, "sft": [], "simpo": [], "generate": []}
 
+    def begin(self) -> None:
+        """The budget counts from the first measurement (not imports or process start)."""
+        if self.start is None:
+            self.start = time.perf_counter()
+
     def out_of_time(self) -> bool:
-        return self.budget_s is not None and time.perf_counter() - self.start > self.budget_s
+        return (
+            self.budget_s is not None
+            and self.start is not None
+            and time.perf_counter() - self.start > self.budget_s
+        )
 
     def add(self, section: str, row: dict[str, Any]) -> None:
         self.data[section].append(row)
@@ -411,8 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up")
     parser.add_argument("--new-tokens", type=int, default=64, help="generated tokens per row")
     parser.add_argument("--out", type=Path, help="JSON of every measurement, written as it goes")
-    parser.add_argument("--budget-s", type=float, help="start no measurement after this")
-    parser.add_argument("--sections", default="sft,simpo,generate")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        help="after this many seconds from the first measurement, measure only what a section "
+        "still lacks (its first comparison)",
+    )
+    parser.add_argument("--sections", default="generate,sft,simpo")
     args = parser.parse_args(argv)
     if not args.tiny and not torch.cuda.is_available():
         print("no GPU here: the --tiny run on CPU (its numbers say nothing about a GPU)")
@@ -424,9 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"device": name, "torch": torch.__version__, "peak_flops": PEAK_FLOPS, "tiny": args.tiny}
     report = Report(args.out, args.budget_s, meta)
     shape = TINY if args.tiny else SMOL
-    sections = {"sft": sft_section, "simpo": simpo_section, "generate": generation_section}
-    for name in args.sections.split(","):
-        sections[name](args, shape, report)
+    units = [u for name in args.sections.split(",") for u in SECTIONS[name](args, shape, report)]
+    run_plan(plan(units), report)
     print(report.markdown())
     return 0
 

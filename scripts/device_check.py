@@ -47,12 +47,14 @@ ZERO2 = [
     "trainer.max_steps=2",
     "max_examples=4",
     "export=false",
-    ZERO2_RUNS,
     f"hydra.run.dir={WORK}/zero2",
 ]
+# The pipeline's data build, once complete (the ZeRO-2 step reads it instead of building its own).
+PIPELINE_DATA = WORK / "runs" / "build_data" / "smol" / "manifest.json"
 STEP_LINE = re.compile(r"step (\w+): ")
-# Seconds for unpacking and installing the carry (measured: 49 s with a venv that built its own
-# pip, which this one borrows from the machine).
+TIMING_LINE = re.compile(r"rlloop timing: (.*)")
+# Seconds for unpacking and installing the carry (measured 39 s on 2026-12-04, 49 s the first
+# time, when the venv built its own pip).
 INSTALL_S = 50
 # The whole run, install included, fits the 10-minute `run` command with room to spare.
 RUN_BUDGET_S = 8 * 60
@@ -75,29 +77,39 @@ class Check:
     seconds: float = 0.0
     peak_mib: int | None = None
     steps: list[tuple[str, float, int | None]] = field(default_factory=list)
+    timings: list[str] = field(default_factory=list)  # the rlloop's "rlloop timing:" lines
 
 
 def checks(review_data: Path | None = None) -> list[Check]:
-    """Every check with its limit (seconds measured on the H200 where known, plus margin)."""
+    """Every check with its limit, in order: the pipeline right after the conversion (it gets the
+    most time; its data build then serves the ZeRO-2 step), the gpu tests (green on 2026-12-04)
+    last. Limits: seconds measured on the H200 on 2026-12-04 plus margin, 8 minutes in all."""
     py, cycle = sys.executable, [sys.executable, "-m", "cycle.core.cli"]
-    zero2 = shlex.join([*cycle, "build_data", "experiment=smol", "token_stats=false", ZERO2_RUNS])
-    zero2 += " " + shlex.join(COMMON) + " && " + shlex.join([*cycle, "train_reviewer", *ZERO2])
-    zero2 += " " + shlex.join(COMMON)
+    own_data = shlex.join([*cycle, "build_data", "experiment=smol", "token_stats=false"])
+    own_data += " " + shlex.join([ZERO2_RUNS, *COMMON])
+    zero2 = f'if grep -q \'"status": "complete"\' {shlex.quote(str(PIPELINE_DATA))}; then '
+    zero2 += f"runs={shlex.quote(f'paths.runs_dir={WORK}/runs')}; "
+    zero2 += f"else {own_data} && runs={shlex.quote(ZERO2_RUNS)}; fi && "
+    zero2 += shlex.join([*cycle, "train_reviewer", *ZERO2, *COMMON]) + ' "$runs"'
     convert = [py, "-c", CONVERT, "experiment=smol", *COMMON]
-    throughput = [py, "benchmarks/gpu_throughput.py", "--budget-s", "40"]
+    throughput = [py, "benchmarks/gpu_throughput.py", "--budget-s", "30"]
     throughput += ["--out", str(WORK / "throughput.json")]
     found = [
-        # measured on the GPU machine: build_data with the conversion in it ran past 45 s, the
-        # pipeline's build_data next 22 s (90 s here on 2 loaded CPU cores, imports included)
-        Check("convert", "SmolLM2 GGUF conversion (cached)", convert, 40),
-        # measured: 42 s for the 3 tests then (one more since: the compiled static cache)
+        # measured 40.0 s (imports included), exactly at its limit then
+        Check("convert", "SmolLM2 GGUF conversion (cached)", convert, 55),
+        # measured: build_data 22.6 s, train_reviewer 69.4, train_researcher 48.7, then rlloop
+        # past 400 s (two calls): cut inside rlloop here, with its phases logged as they end;
+        # `DEVICE_CHECKS=pipeline` in a next call resumes at the first unfinished rlloop step
+        Check("pipeline", "cycle pipeline experiment=smol", [*cycle, "pipeline", *SMOL], 180),
+        # measured: its own data build, DeepSpeed init and 2 steps did not fit 40 s; now it
+        # reads the pipeline's data when that build completed
+        Check("zero2", "ZeRO-2 step, SmolLM2 reviewer", ["bash", "-c", zero2], 50),
+        # measured nothing in 55 s (its packed rows never filled; fixed); 30 s of budget from
+        # the first measurement, then each section's first comparison only (generation at
+        # batch 16 with its compilation, SFT at 2K, SimPO vs TRL: about a minute, not measured)
+        Check("throughput", "GPU throughput (benchmarks/gpu_throughput.py)", throughput, 90),
+        # measured 49 s for 4 tests (one more check since: static-cache decoding stops at EOS)
         Check("gpu-tests", "gpu tests", [py, "-m", "pytest", "-q", "-m", "gpu"], 55),
-        # measured: build_data 22 s with the conversion; the step itself not reached
-        Check("zero2", "ZeRO-2 step, SmolLM2 reviewer", ["bash", "-c", zero2], 40),
-        # the 4-minute target (not measured on a GPU since the cuts)
-        Check("pipeline", "cycle pipeline experiment=smol", [*cycle, "pipeline", *SMOL], 240),
-        # starts no measurement after 40 s
-        Check("throughput", "GPU throughput (benchmarks/gpu_throughput.py)", throughput, 55),
     ]
     learning = ROOT / "benchmarks" / "reviewer_learning.py"
     if learning.is_file() and review_data is not None and review_data.is_dir():
@@ -178,6 +190,8 @@ def run_check(check: Check, memory: GpuMemory, log_dir: Path) -> None:
             sink.write(line)
             if m := STEP_LINE.search(line):
                 marks.append((m.group(1), time.time()))
+            if m := TIMING_LINE.search(line):
+                check.timings.append(m.group(1))
         check.rc = proc.wait()
         timer.cancel()
     end = time.time()
@@ -214,6 +228,9 @@ def report(done: list[Check], device: str) -> str:
                 "|---|---|---|",
             ]
             lines += [f"| {s} | {sec} | {mib(p)} |" for s, sec, p in c.steps]
+        if c.timings:
+            lines += ["", f"## {c.name}: rlloop phases as logged (each start and end)", ""]
+            lines += [f"- {t}" for t in c.timings]
     return "\n".join(lines) + "\n"
 
 
@@ -261,7 +278,8 @@ def dry_run() -> int:
 
     planned = [
         ("build_data", ["experiment=smol", "token_stats=false", ZERO2_RUNS, *COMMON]),
-        ("train_reviewer", ZERO2 + COMMON),
+        ("train_reviewer", [*ZERO2, *COMMON, ZERO2_RUNS]),
+        ("train_reviewer", [*ZERO2, *COMMON, f"paths.runs_dir={WORK}/runs"]),
     ]
     pipeline = compose_stage("pipeline", SMOL)
     for step in pipeline.steps.values():
@@ -318,6 +336,7 @@ def main() -> int:
         memory.stop()
     results = [
         (WORK / "runs" / "pipeline" / "smol" / "report.md", "pipeline_report.md"),
+        (WORK / "runs" / "rlloop" / "smol" / "report.md", "rlloop_report.md"),
         (WORK / "throughput.json", "gpu_throughput.json"),
         (WORK / "reviewer_learning", "reviewer_learning"),
     ]

@@ -159,6 +159,10 @@ def test_limits_fit_the_run_budget_and_the_learning_check_is_conditional(tmp_pat
     assert check.INSTALL_S + sum(c.timeout_s for c in default) <= 8 * 60
     assert next(c for c in default if c.key == "pipeline").timeout_s <= 4 * 60
     assert [c.key for c in default][0] == "convert"  # the GGUF conversion before the checks
+    # the ZeRO-2 step reads the pipeline's data build when it completed, else builds its own
+    zero2 = next(c for c in default if c.key == "zero2").argv[-1]
+    assert str(check.PIPELINE_DATA) in zero2 and check.ZERO2_RUNS in zero2
+    assert [c.key for c in default].index("pipeline") < [c.key for c in default].index("zero2")
     data = tmp_path / "review5k"
     data.mkdir()
     script = ROOT / "benchmarks" / "reviewer_learning.py"
@@ -186,7 +190,7 @@ def test_dry_run_composes_every_command_and_collects_the_gpu_tests(tmp_path) -> 
     }
     assert "trainer=deepspeed_zero2" in out.stdout
     checks = [line.split()[1] for line in out.stdout.splitlines() if line.startswith("check:")]
-    assert checks == ["convert", "gpu-tests", "zero2", "pipeline", "throughput"]
+    assert checks == ["convert", "pipeline", "zero2", "throughput", "gpu-tests"]
     assert "gpu tests: " in out.stdout and "selected" in out.stdout
 
 
@@ -200,20 +204,22 @@ def test_report_gives_time_and_peak_memory_per_check_and_step() -> None:
         "pipeline", "cycle pipeline experiment=smol", [], 10, rc=0, seconds=4.0, peak_mib=9000
     )
     done.steps = [("train_reviewer", 2.0, 9000), ("generate", 2.0, None)]
+    done.timings = ["round 0 sample: write_papers 41.2 s; 12 sequences"]
     text = check.report([done], "H200")
     assert "| cycle pipeline experiment=smol | 0 | 4.0 (10) | 9000 |" in text
     assert "| train_reviewer | 2.0 | 9000 |" in text and "| generate | 2.0 | - |" in text
+    assert "- round 0 sample: write_papers 41.2 s; 12 sequences" in text
 
 
 def test_a_check_is_timed_per_step_and_cut_at_its_limit(tmp_path) -> None:
     check = _script("device_check")
     memory = check.GpuMemory.__new__(check.GpuMemory)
     memory.samples = []
-    steps = check.Check(
-        "steps", "steps", ["bash", "-c", "echo 'step a: x'; sleep 0.2; echo 'step b: y'"], 30
-    )
+    script = "echo 'step a: x'; sleep 0.2; echo 'step b: y'; echo '[..] rlloop timing: r0: 1 s'"
+    steps = check.Check("steps", "steps", ["bash", "-c", script], 30)
     check.run_check(steps, memory, tmp_path)
     assert steps.rc == 0 and [s[0] for s in steps.steps] == ["a", "b"]
+    assert steps.timings == ["r0: 1 s"]
     assert "step b: y" in (tmp_path / "steps.log").read_text()
     # the child's own child is ended too (a pipeline's running stage)
     slow = check.Check("slow", "slow", ["bash", "-c", "sleep 60 & wait"], 1)

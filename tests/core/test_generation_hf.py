@@ -220,6 +220,44 @@ def test_static_cache_decodes_what_the_dynamic_cache_decodes(tiny_lm):
         assert s[0].logprobs == pytest.approx(d[0].logprobs, abs=1e-4)
 
 
+class _EosAt:
+    """Forces EOS as the ``step``-th new token of every row."""
+
+    def __init__(self, eos: int, step: int) -> None:
+        self.eos, self.step, self.start = eos, step, None
+
+    def __call__(self, input_ids, scores):
+        self.start = self.start or input_ids.shape[1]
+        if input_ids.shape[1] - self.start >= self.step - 1:
+            scores = torch.full_like(scores, float("-inf"))
+            scores[:, self.eos] = 0.0
+        return scores
+
+
+def _decode_steps_until_eos(model, tokenizer) -> int:
+    """Decode steps a static-cache batch pays when every row ends at its 3rd token of 64."""
+    from cycle.core.generation.base import GENERATION_STATS
+
+    eos = tokenizer.eos_token_id
+    gen = HFGenerator(
+        model,
+        tokenizer,
+        batch_size=2,
+        progress=False,
+        static_cache=True,
+        logits_processors=[_EosAt(eos, 3)],
+    )
+    before = GENERATION_STATS["decode_steps"]
+    out = gen.generate(PROMPTS[:2], SamplingConfig(temperature=0.0, max_new_tokens=64))
+    assert all(c[0].finish_reason == "stop" and len(c[0].token_ids) == 3 for c in out)
+    return GENERATION_STATS["decode_steps"] - before
+
+
+def test_static_cache_decoding_stops_when_every_row_has_ended(tiny_lm):
+    """A static cache does not decode to max_new_tokens: generate stops at the last EOS."""
+    assert _decode_steps_until_eos(*tiny_lm) == 3
+
+
 def test_build_generator_compiles_only_on_a_gpu(tiny_model_cfg):
     backend = BackendConfig(name="hf", static_cache=True)
     gen = build_generator(backend, tiny_model_cfg, progress=False)
@@ -233,6 +271,7 @@ def test_compiled_static_cache_on_cuda_matches_eager(tiny_lm):
     try:
         dynamic, static = _static_vs_dynamic(model, tokenizer)
         assert texts(static) == texts(dynamic)
+        assert _decode_steps_until_eos(model, tokenizer) == 3  # compiled, it stops at EOS too
     finally:
         model.to("cpu")
 

@@ -51,3 +51,40 @@ def test_tiny_run_measures_every_section_side_by_side(tmp_path, capsys) -> None:
     }
     table = capsys.readouterr().out
     assert "| 64 x 4 | off | padded | ours |" in table and "reached" in table
+
+
+def test_packed_rows_fill_the_length_at_once() -> None:
+    """Packed rows are exactly ``seq`` tokens at 2K (drawing documents until greedy packing
+    filled a row exactly spent the first GPU run's whole budget before any measurement)."""
+    bench = _benchmark()
+    setting = bench.Setting(2048, 16, False, True)
+    rows = bench.documents(setting, 512, 2)
+    assert len(rows) == 32 and {len(r["input_ids"]) for r in rows} == {2048}
+    several = sum(r["position_ids"].count(0) >= 2 for r in rows)
+    assert several > len(rows) // 2  # most rows pack several documents
+
+
+def test_a_spent_budget_still_measures_each_section_first(tmp_path) -> None:
+    """--budget-s 0: the most valuable comparison of every section runs, the rest is skipped."""
+    bench = _benchmark()
+    out = tmp_path / "throughput.json"
+    assert bench.main(["--tiny", "--steps", "1", "--budget-s", "0", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    measured = {
+        section: [r for r in rows if "tokens_per_s" in r]
+        for section, rows in data.items()
+        if section != "meta"
+    }
+    assert [(r["cache"], r["batch"]) for r in measured["generate"]] == [
+        ("dynamic", 4),
+        ("static", 4),
+    ]
+    assert [(r["impl"], r["seq"], r["packed"]) for r in measured["sft"]] == [
+        ("plain", 64, True),
+        ("ours", 64, True),
+    ]
+    assert [r["impl"] for r in measured["simpo"]] == ["ours", "trl"]
+    skipped = [
+        r for rows in data.values() if isinstance(rows, list) for r in rows if "skipped" in r
+    ]
+    assert len(skipped) == 2 * (1 + len(bench.sft_settings(tiny=True)) - 1)

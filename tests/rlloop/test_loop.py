@@ -25,6 +25,10 @@ class HashReviewer(Generator):
     """A review document whose single rating is a hash of the prompt (the paper text)."""
 
     tokenizer = None
+    built = 0  # instances made (review.keep_loaded)
+
+    def __init__(self) -> None:
+        type(self).built += 1
 
     def generate(self, prompts, sampling, n=None):
         out = []
@@ -143,6 +147,24 @@ def test_no_rl_ablation_evaluates_only_the_sft_policy(root, tmp_path) -> None:
     assert "| P_0 |" in (run_dir / "report.md").read_text()
 
 
+def test_each_step_says_where_its_time_went(root, tmp_path) -> None:
+    """Phases with their seconds and what the HF policy generated (the stand-in reviewer
+    generates nothing through HF), in ``steps/<step>.timing.json``, the report and the manifest."""
+    run_dir = tmp_path / "run"
+    run_stage("rlloop", _overrides(root, "rounds=0", "eval.max_prompts=1"), run_dir=run_dir)
+    phases = json.loads((run_dir / "baseline" / "steps" / "baseline.timing.json").read_text())
+    by_name = {p["phase"]: p for p in phases}
+    assert list(by_name) == ["load_policy", "write_papers", "load_reviewer", "review", "total"]
+    written = by_name["write_papers"]
+    assert written["sequences"] >= 1 and written["calls"] >= 1 and written["new_tokens"] >= 1
+    assert written["decode_steps"] <= 8 * written["calls"]  # sampling.max_new_tokens=8
+    assert "sequences" not in by_name["review"]
+    assert by_name["total"]["seconds"] >= written["seconds"] > 0
+    assert "| baseline | baseline | write_papers |" in (run_dir / "report.md").read_text()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["metrics"]["time/baseline/baseline_s"] == by_name["total"]["seconds"]
+
+
 def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypatch) -> None:
     import cycle.rlloop.loop as loop
     from cycle.rlloop.simpo_module import SimPOModule
@@ -226,3 +248,41 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
     resumed = run_stage("rlloop", _overrides(root), run_dir=run_dir)
     assert _fingerprint(run_dir) == _fingerprint(clean_dir)
     assert resumed == clean
+
+
+def test_a_phase_counts_the_graphs_torch_compile_made_in_it() -> None:
+    import torch
+
+    from cycle.rlloop.loop import _PHASES, timed
+
+    with timed("compiled"):
+        torch.compile(lambda x: torch.sin(x) + 1, backend="eager")(torch.ones(3))
+    assert _PHASES[-1]["phase"] == "compiled" and _PHASES[-1]["compiled_graphs"] >= 1
+
+
+def test_kept_models_are_loaded_once(root, tmp_path, monkeypatch) -> None:
+    """review.keep_loaded: the baseline, the round's review and its evaluation share one reviewer.
+    keep_policy_loaded: P_0's baseline evaluation and round 0's samples share one generator, and
+    P_1's evaluation loads P_1. Without them: one of each per step."""
+    import cycle.core.generation as generation
+
+    loaded: list[str] = []
+    real = generation.build_generator
+
+    def counting(backend, model_cfg, **kw):
+        loaded.append(str(model_cfg.name_or_path))
+        return real(backend, model_cfg, **kw)
+
+    monkeypatch.setattr(generation, "build_generator", counting)
+    policies, reviewers = {}, {}
+    for keep in (False, True):
+        loaded.clear()
+        HashReviewer.built = 0
+        flags = [f"keep_policy_loaded={keep}", f"review.keep_loaded={keep}"]
+        overrides = _overrides(root, "rounds=1", "eval.max_prompts=1", *flags)
+        run_stage("rlloop", overrides, run_dir=tmp_path / f"keep_{keep}")
+        policies[keep] = [p.replace(str(tmp_path / f"keep_{keep}"), "<run>") for p in loaded]
+        reviewers[keep] = HashReviewer.built
+    assert len(policies[False]) == 3 and policies[True] == policies[False][1:]
+    assert policies[True][-1] == "<run>/round_0/policy"
+    assert reviewers == {False: 3, True: 1}

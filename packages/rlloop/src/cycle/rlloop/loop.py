@@ -15,19 +15,24 @@
 Before round 0, ``baseline/`` evaluates P_0 the same way. Every step ends by writing its marker
 ``<dir>/steps/<step>.json`` atomically; a rerun skips marked steps and resumes an unmarked one
 from its incremental JSONL (whole prompt / review batches, so what is redone is regenerated
-identically under the same seeds). With ``isolate_steps`` each step runs in its own process
-(``python -m cycle.rlloop.loop <run_dir> <dir> <step>``), so vLLM engines and multi-GPU
-trainers start on a free GPU and Lightning can launch its ranks.
+identically under the same seeds). Beside the marker, ``<step>.timing.json`` says where the
+step's time went (model loads, generation with its token counts, torch.compile graphs, the
+SimPO fit), logged as ``rlloop timing:`` lines and tabled in the report. With
+``isolate_steps`` each step runs in its own process (``python -m cycle.rlloop.loop <run_dir>
+<dir> <step>``), so vLLM engines and multi-GPU trainers start on a free GPU and Lightning can
+launch its ranks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
@@ -67,6 +72,12 @@ def round_dir(run_dir: Path, t: int) -> Path:
 
 def marker(step_dir: Path, step: str) -> Path:
     return step_dir / "steps" / f"{step}.json"
+
+
+def timing_file(step_dir: Path, step: str) -> Path:
+    """The step's phases with their times (apart from the marker, whose content the round's
+    ``metrics.json`` repeats and a resumed run must reproduce exactly)."""
+    return step_dir / "steps" / f"{step}.timing.json"
 
 
 def read_marker(step_dir: Path, step: str) -> dict[str, Any] | None:
@@ -151,6 +162,58 @@ def check_inputs(cfg: DictConfig) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Where the time goes: each step's phases, in ``steps/<step>.timing.json`` and the log
+
+_PHASES: list[dict[str, Any]] = []  # the phases of the step running in this process
+_STEP = [""]  # its name for the log ("round 0 sample")
+
+
+def _work_counters() -> dict[str, float]:
+    """This process's generation totals and torch.compile's compiled-graph count so far."""
+    from cycle.core.generation.base import GENERATION_STATS
+
+    counts = {k: float(v) for k, v in GENERATION_STATS.items()}
+    dynamo = sys.modules.get("torch._dynamo.utils")  # read only when something compiled
+    if dynamo is not None:
+        counts["compiled_graphs"] = float(dynamo.counters["stats"]["unique_graphs"])
+    return counts
+
+
+@contextlib.contextmanager
+def timed(phase: str) -> Iterator[None]:
+    """Record ``phase``'s wall time, what it generated (sequences, new tokens, decode steps,
+    rows cut at max_new_tokens, seconds inside ``generate``) and the graphs torch.compile
+    compiled during it."""
+    log.info("rlloop timing: %s: %s started", _STEP[0], phase)  # a cut run names its last phase
+    before, start = _work_counters(), time.perf_counter()
+    try:
+        yield
+    finally:
+        after = _work_counters()
+        row: dict[str, Any] = {"phase": phase, "seconds": round(time.perf_counter() - start, 2)}
+        for key, value in after.items():
+            if delta := value - before.get(key, 0.0):
+                row[key] = round(delta, 2) if key.endswith("_s") else int(delta)
+        _PHASES.append(row)
+        # logged as each phase ends: a run cut short still shows where its time went
+        log.info("rlloop timing: %s: %s", _STEP[0], describe_phase(row))
+
+
+def describe_phase(row: dict[str, Any]) -> str:
+    """One line: ``write_papers 41.2 s; 16 sequences, 5120 new tokens, 512 decode steps ...``."""
+    text = f"{row['phase']} {row['seconds']} s"
+    if row.get("sequences"):
+        text += (
+            f"; {row['sequences']} sequences, {row.get('new_tokens', 0)} new tokens, "
+            f"{row.get('decode_steps', 0)} decode steps in {row.get('calls', 0)} generate calls "
+            f"({row.get('generate_s', 0)} s), {row.get('at_length', 0)} cut at max_new_tokens"
+        )
+    if row.get("compiled_graphs"):
+        text += f"; {row['compiled_graphs']} graphs compiled"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
 # Sampling and reviewing (resumable per batch)
 
 
@@ -165,7 +228,13 @@ def _free_memory() -> None:
         pass
 
 
+_KEPT_POLICY: dict[str, Any] = {}  # keep_policy_loaded: the last policy's generator, by policy
+
+
 def _researcher(cfg: DictConfig, policy: str, n: int, seed: int) -> Any:
+    """The policy's researcher. With ``keep_policy_loaded`` the generator of the last policy is
+    kept for the next sampling phase of the same policy (the round's samples after the
+    evaluation that precedes them): one load and one compilation per policy, not per phase."""
     import dataclasses
 
     from cycle.core.config import to_dataclass
@@ -176,9 +245,18 @@ def _researcher(cfg: DictConfig, policy: str, n: int, seed: int) -> Any:
     from cycle.rlloop.simpo_module import policy_model_config
 
     sampling = dataclasses.replace(to_dataclass(cfg.sampling, SamplingConfig), n=n, seed=seed)
-    generator = build_generator(
-        to_dataclass(cfg.backend, BackendConfig), policy_model_config(cfg, policy), progress=False
-    )
+    keep = bool(cfg.get("keep_policy_loaded", False))
+    key = repr([policy, OmegaConf.to_container(cfg.backend, resolve=True)])
+    generator = _KEPT_POLICY.get(key) if keep else None
+    if generator is None:
+        _KEPT_POLICY.clear()  # the previous policy's, before this one loads
+        generator = build_generator(
+            to_dataclass(cfg.backend, BackendConfig),
+            policy_model_config(cfg, policy),
+            progress=False,
+        )
+        if keep:
+            _KEPT_POLICY[key] = generator
     runner = build_runner(cfg.experiment_runner)
     return Researcher(generator, sampling, runner, cfg.prompts.max_references)
 
@@ -203,9 +281,13 @@ def sample_papers(
 
     todo = [b for b in _batches(prompts, int(cfg.prompts.batch_size)) if not all(map(finished, b))]
     if todo:
-        researcher = _researcher(cfg, policy, n, seed)
+        with timed("load_policy"):
+            researcher = _researcher(cfg, policy, n, seed)
         for batch in todo:
-            groups = researcher.write_many([(p.references, cfg.prompts.topic) for p in batch], n)
+            with timed("write_papers"):
+                groups = researcher.write_many(
+                    [(p.references, cfg.prompts.topic) for p in batch], n
+                )
             for prompt, papers in zip(batch, groups, strict=True):
                 if finished(prompt):
                     continue
@@ -225,21 +307,35 @@ def sample_papers(
     return rows
 
 
+_KEPT_REVIEWER: dict[str, Any] = {}  # review.keep_loaded: the reviewer, by its resolved config
+
+
 def _reviewer(cfg: DictConfig) -> Any:
+    """The reviewer. With ``review.keep_loaded`` it is built once per process and kept for every
+    later review step: one model load and one torch.compile instead of one per step (on a GPU
+    each costs seconds to tens of seconds; keeping it costs its memory during training)."""
     from cycle.core.config import instantiate, to_dataclass
     from cycle.core.schemas import BackendConfig, SamplingConfig
     from cycle.reviewer.infer import build_reviewer
     from cycle.reviewer.schemas import ReviewerConfig
 
     spec = cfg.review
+    keep = bool(spec.get("keep_loaded", False))
+    key = repr([OmegaConf.to_container(cfg[k], resolve=True) for k in ("review", "reviewer")])
+    if keep and key in _KEPT_REVIEWER:
+        return _KEPT_REVIEWER[key]
     factory = (lambda: instantiate(spec.generator)) if spec.get("generator") is not None else None
-    return build_reviewer(
+    reviewer = build_reviewer(
         spec.model,
         to_dataclass(spec.backend, BackendConfig),
         to_dataclass(spec.sampling, SamplingConfig),
         to_dataclass(cfg.reviewer, ReviewerConfig),
         generator_factory=factory,
     )
+    if keep:
+        _KEPT_REVIEWER.clear()
+        _KEPT_REVIEWER[key] = reviewer
+    return reviewer
 
 
 def review_text(sample: dict[str, Any]) -> tuple[str, bool]:
@@ -274,8 +370,11 @@ def review_papers(
             rows: list[dict[str, Any]] = []
             to_review = [i for i, text in enumerate(texts) if text]
             if to_review:
-                reviewer = reviewer or _reviewer(cfg)
-                results = reviewer.review([texts[i] for i in to_review])
+                if reviewer is None:
+                    with timed("load_reviewer"):
+                        reviewer = _reviewer(cfg)
+                with timed("review"):
+                    results = reviewer.review([texts[i] for i in to_review])
                 by_index = dict(zip(to_review, results, strict=True))
             for i, sample in enumerate(batch):
                 head = {
@@ -424,9 +523,10 @@ def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
     seed_everything(int(cfg.seed) + t)
     logger = _train_logger(cfg, d / "train", t, isolated=bool(os.environ.get(ISOLATED_ENV)))
     try:
-        result = fit_simpo(
-            cfg, d / "train", pairs, policy_in, export_dir=d / "policy", logger=logger
-        )
+        with timed("simpo_fit"):
+            result = fit_simpo(
+                cfg, d / "train", pairs, policy_in, export_dir=d / "policy", logger=logger
+            )
     finally:
         finish(logger)
     write_dropped(d / "untrainable_pairs.jsonl", result.dropped)
@@ -507,8 +607,12 @@ def run_step_here(cfg: DictConfig, run_dir: Path, step: str, t: int | None) -> d
     if done is not None:
         return done
     seed_everything(int(cfg.seed) + (t or 0))
-    result = STEP_FUNCTIONS[step](cfg, run_dir, t)
+    _PHASES.clear()
+    _STEP[0] = f"{'baseline' if t is None else f'round {t}'} {step}"
+    with timed("total"):
+        result = STEP_FUNCTIONS[step](cfg, run_dir, t)
     if is_rank_zero():  # the other ranks of a multi-process train step only train
+        atomic_write_json(timing_file(d, step), _PHASES)
         atomic_write_json(marker(d, step), result)
     return result
 

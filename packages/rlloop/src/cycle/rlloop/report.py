@@ -7,6 +7,7 @@ are those of the papers P_t wrote for round t's own prompts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,50 @@ def markdown(rows: Sequence[dict[str, Any]], title: str, held_out: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+TIMING_COLUMNS = (
+    ("seconds", "seconds"),
+    ("sequences", "sequences"),
+    ("new_tokens", "new tokens"),
+    ("decode_steps", "decode steps"),
+    ("at_length", "cut at max_new_tokens"),
+    ("generate_s", "in generate (s)"),
+    ("compiled_graphs", "graphs compiled"),
+)
+
+
+def timing_rows(run_dir: Path, steps: Sequence[str]) -> list[dict[str, Any]]:
+    """The phases every step recorded (``steps/<step>.timing.json``), baseline first, then
+    round by round, each with ``where`` (baseline / round_<t>) and ``step``."""
+    dirs = sorted(run_dir.glob("round_*"), key=lambda d: int(d.name.split("_")[1]))
+    rows = []
+    for d in [run_dir / "baseline", *dirs]:
+        for step in steps:
+            path = d / "steps" / f"{step}.timing.json"
+            if path.is_file():
+                for phase in json.loads(path.read_text(encoding="utf-8")):
+                    rows.append({"where": d.name, "step": step, **phase})
+    return rows
+
+
+def timing_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """Where the time went: one row per phase of every step (``total`` = the whole step)."""
+    head = " | ".join(name for _, name in TIMING_COLUMNS)
+    lines = [
+        "## Where the time went",
+        "",
+        "Per step and phase (load_policy / write_papers: the policy's papers, load_reviewer / "
+        "review: the reviewer, simpo_fit: training and export; total: the whole step). Decode "
+        "steps are those of each `generate` call's longest row (what the batch paid).",
+        "",
+        f"| where | step | phase | {head} |",
+        "|---|---|---|" + "---:|" * len(TIMING_COLUMNS),
+    ]
+    for r in rows:
+        cells = " | ".join(_fmt(r.get(key)) for key, _ in TIMING_COLUMNS)
+        lines.append(f"| {r['where']} | {r['step']} | {r['phase']} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 def figure(rows: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
     import matplotlib
 
@@ -133,10 +178,14 @@ def write_report(
     title: str,
     held_out: str,
     wandb_run: Any = None,
+    timings: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Path]:
-    """``report.md`` and ``rounds.png`` under ``run_dir``; the table and figure to W&B if given."""
+    """``report.md`` (with the per-phase timings when given) and ``rounds.png`` under
+    ``run_dir``; the table and figure to W&B if given."""
     rows = policy_rows(baseline, rounds)
     text = markdown(rows, title, held_out) + "\n![per-round scores](rounds.png)\n"
+    if timings:
+        text += "\n" + timing_markdown(timings)
     md = atomic_write_text(run_dir / "report.md", text)
     png = figure(rows, run_dir / "rounds.png", title)
     if wandb_run is not None:

@@ -92,7 +92,7 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
 
     from cycle.core.tracking import finish
     from cycle.rlloop.loop import ROUND_STEPS, check_inputs, eval_enabled, run_step
-    from cycle.rlloop.report import DROP_KEYS, policy_rows, write_report
+    from cycle.rlloop.report import DROP_KEYS, policy_rows, timing_rows, write_report
 
     rounds = int(cfg.rounds)
     if rounds < 0:
@@ -134,6 +134,10 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
     wandb_run = (
         logger.experiment if cfg.logger.name == "wandb" and cfg.logger.mode != "disabled" else None
     )
+    timings = timing_rows(run.dir, ("baseline", *ROUND_STEPS))
+    run.log_metrics(
+        {f"time/{r['where']}/{r['step']}_s": r["seconds"] for r in timings if r["phase"] == "total"}
+    )
     files = write_report(
         run.dir,
         baseline,
@@ -141,6 +145,7 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
         f"cycle rlloop: {cfg.experiment_name}",
         _held_out(cfg),
         wandb_run,
+        timings,
     )
     finish(logger)
     for name, path in files.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import copy
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -12,6 +13,12 @@ from cycle.core.chat import PromptLike, render_prompt
 from cycle.core.schemas import SamplingConfig
 
 FinishReason = Literal["stop", "length"]
+
+# Totals of this process's HF ``generate`` calls: calls, sequences, new_tokens (kept),
+# decode_steps (the longest row of each call: what the batch paid), at_length (rows stopped by
+# max_new_tokens), generate_s (seconds). A piece of work reads them as a difference (rlloop's
+# step timings).
+GENERATION_STATS: Counter[str] = Counter()
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from tqdm.auto import tqdm
 
 from cycle.core.chat import PromptLike
 from cycle.core.generation.base import (
+    GENERATION_STATS,
     Completion,
     FinishReason,
     Generator,
@@ -164,6 +166,7 @@ class HFGenerator(Generator):
             return_dict_in_generate=True,
             **compiled,
         )
+        start = time.perf_counter()
         out = self.model.generate(
             **padded,
             generation_config=config,
@@ -172,10 +175,19 @@ class HFGenerator(Generator):
         )
         generated = out.sequences[:, padded["input_ids"].shape[1] :]
         logprobs = recorder.finish(out.sequences).tolist() if recorder is not None else None
-        return [
+        completions = [
             self._completion(row, logprobs[r] if logprobs is not None else None, sampling, stops)
             for r, row in enumerate(generated.tolist())
         ]
+        GENERATION_STATS.update(
+            calls=1,
+            sequences=len(completions),
+            new_tokens=sum(len(c.token_ids) for c in completions),
+            decode_steps=generated.shape[1],
+            at_length=sum(c.finish_reason == "length" for c in completions),
+        )
+        GENERATION_STATS["generate_s"] += time.perf_counter() - start
+        return completions
 
     def _completion(
         self,
