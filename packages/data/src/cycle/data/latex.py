@@ -18,6 +18,7 @@ input (unbalanced braces, unterminated environments) is parsed tolerantly and re
 
 from __future__ import annotations
 
+from bisect import bisect_left
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -522,6 +523,7 @@ def _split_sections(
                 break
     heads = [n for n in nodes if _heading_level(n) == 1 and n.pos < stop]
     body_end = max((n.pos + n.len for n in nodes), default=len(text))
+    positions = [n.pos for n in nodes]  # document order: each section's nodes found by bisection
     sections = []
     for i, head in enumerate(heads):
         heading = _clean_inline(arg_text(text, head) or "")
@@ -529,7 +531,7 @@ def _split_sections(
             continue
         start = head.pos + head.len
         end = heads[i + 1].pos if i + 1 < len(heads) else min(stop, body_end)
-        inner = [n for n in nodes if start <= n.pos < end]
+        inner = nodes[bisect_left(positions, start) : bisect_left(positions, end)]
         sections.append((heading, _tidy(_section_body(text, start, end, inner))))
     return sections
 
