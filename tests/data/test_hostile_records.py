@@ -32,7 +32,9 @@ from tests.data.test_openreview import INV, FakeClient, FakeNote
 from tests.released_layout import released_row
 
 NESTED_ENVS = "\\begin{itemize}\n" * 600  # >= 500 nested, never closed
-DENSE = "$a_{b^{c}}$ {\\em x} \\cite{k} \\ref{t} " * 6000  # pylatexenc: seconds of work
+# ~1.8 s of parsing per copy on a 2-core dev machine: tests past a 1 s deadline use >= 3 copies,
+# so a machine 3x faster is still over it
+DENSE = "$a_{b^{c}}$ {\\em x} \\cite{k} \\ref{t} " * 6000
 
 
 def _good_corpus(root: Path, n: int = 3) -> tuple[Path, Path]:
@@ -189,7 +191,7 @@ def test_float_stripping_matches_the_regex_and_is_linear():
 
 @pytest.mark.timeout(60)
 def test_outline_runs_under_the_parse_deadline():
-    table = f"\\begin{{table}}\\begin{{tabular}}{{l}}{DENSE}\\end{{tabular}}\\end{{table}}"
+    table = f"\\begin{{table}}\\begin{{tabular}}{{l}}{DENSE * 3}\\end{{tabular}}\\end{{table}}"
     slow = Paper(
         "slow", sections=[("Introduction", "I."), ("Method", "M."), ("Experiments", table)]
     )
@@ -284,7 +286,7 @@ def test_released_review_rows_are_isolated_and_gold_needs_no_text(tmp_path):
     rows.append(_review_row(5, paper_context="\\section{A}" + NESTED_ENVS))
     rows.append(_review_row(6, id="\ud800"))
     rows.append(_review_row(7, id="R7", review="not a list"))
-    rows.append(_review_row(8, paper_context="\\section{A}" + DENSE * 2))  # over the deadline
+    rows.append(_review_row(8, paper_context="\\section{A}" + DENSE * 6))  # over the deadline
     path = tmp_path / "review5k.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"id": "torn"\n')
     run_dir = tmp_path / "run"
