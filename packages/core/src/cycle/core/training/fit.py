@@ -85,20 +85,22 @@ def trainable_parameters(model: Any) -> int:
 
 @dataclass
 class Fitted(Generic[Module]):
-    """The trained module, its trainer, and the exported folder (rank 0, when exported)."""
+    """The trained module, the exported folder (rank 0, when exported), and the training facts
+    (counted before the export, which merges the adapters into the weights)."""
 
     module: Module
-    trainer: Any
     exported: Path | None
+    steps: int
+    trainable_params: int
 
     def metrics(self, losses: Sequence[float]) -> dict[str, Any]:
         """The facts every fit reports; ``losses``: this fit's per-step training losses."""
         return {
-            "steps": self.trainer.global_step,
+            "steps": self.steps,
             "resumed_from_step": self.module.start_step,
             "loss_first": losses[0] if losses else float("nan"),
             "loss_last": losses[-1] if losses else float("nan"),
-            "trainable_params": trainable_parameters(self.module.model),
+            "trainable_params": self.trainable_params,
         }
 
 
@@ -149,8 +151,9 @@ def fit(
     )
     resume = last_checkpoint(checkpoints)
     trainer.fit(module, train_dataloaders=batches.loader(batches.shuffle, seed), ckpt_path=resume)
+    trainable = trainable_parameters(module.model)
     exported = None
     if export_dir is not None:  # every rank: ZeRO-3 gathers the weights collectively
         exported = export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
         finish_checkpoints(trainer, checkpoints)
-    return Fitted(module, trainer, exported)
+    return Fitted(module, exported, trainer.global_step, trainable)
