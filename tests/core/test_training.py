@@ -238,3 +238,25 @@ def test_the_model_is_built_by_the_strategy(tmp_path, tiny_model_cfg):
     trainer = build_trainer(TrainerConfig(max_steps=1, enable_progress_bar=False))
     trainer.fit(module, train_dataloaders=batches)
     assert built == [0] and module.model is not None and trainer.global_step == 1
+
+
+def test_fit_spec_reads_the_stage_config_and_a_policy_replaces_the_model(tmp_path):
+    from omegaconf import OmegaConf
+
+    from cycle.core.models import policy_model_config
+    from cycle.core.training.fit import fit_spec
+
+    cfg = OmegaConf.create(
+        {
+            "seed": "7",
+            "model": {"name": "tiny", "name_or_path": None},
+            "optim": {"lr": 1e-3},
+            "trainer": {"max_steps": 3},
+        }
+    )
+    spec = fit_spec(cfg)
+    assert (spec.seed, spec.optim.lr, spec.trainer.max_steps) == (7, 1e-3, 3)
+    assert spec.peft == PeftConfig() and spec.model.name_or_path is None  # no peft group: none
+    policy = fit_spec(cfg, model=policy_model_config(cfg, tmp_path / "policy")).model
+    assert policy.name_or_path == str(tmp_path / "policy")
+    assert cfg.model.name_or_path is None  # the stage config is left as it was

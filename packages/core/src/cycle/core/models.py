@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from cycle.core.io import atomic_dir
 from cycle.core.preflight import ConfigError
@@ -39,6 +39,16 @@ def as_model_config(cfg: ModelConfig | DictConfig | dict) -> ModelConfig:
         tiny if isinstance(tiny, TinyModelConfig) or tiny is None else TinyModelConfig(**tiny)
     )
     return out
+
+
+def policy_model_config(cfg: DictConfig, policy: str | os.PathLike | None) -> DictConfig:
+    """A resolved copy of ``cfg.model``, pointed at the policy folder ``policy`` (its weights and
+    tokenizer) when one is given."""
+    model = OmegaConf.create(OmegaConf.to_container(cfg.model, resolve=True))
+    if policy is not None:
+        with open_dict(model):
+            model.name_or_path = str(policy)
+    return model
 
 
 def chat_template() -> str:

@@ -241,6 +241,14 @@ class Run:
             self._verified.add(name)
         return (self.dir / entry["path"]).exists()
 
+    def done_artifact(self, name: str) -> bool:
+        """``has(name)``, logged: a stage whose output (e.g. its exported model) is already
+        there skips its work on a rerun."""
+        if not self.has(name):
+            return False
+        log.info("%s: %s already has a %s; skipping", self.stage, self.dir, name)
+        return True
+
     def add_artifact(self, name: str, path: str | os.PathLike, **meta: Any) -> None:
         if not self.writer:
             return

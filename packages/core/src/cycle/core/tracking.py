@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
+from cycle.core.config import to_dataclass
 from cycle.core.schemas import LoggerConfig
 
 
@@ -39,6 +43,13 @@ def build_logger(
         config=config,
     )
     return logger
+
+
+def stage_logger(cfg: DictConfig, save_dir: str | Path, **overrides: Any) -> Any:
+    """The logger of a stage: ``cfg.logger`` with ``overrides`` of its fields, the resolved
+    ``cfg`` stored as its run's config."""
+    logger_cfg = dataclasses.replace(to_dataclass(cfg.logger, LoggerConfig), **overrides)
+    return build_logger(logger_cfg, save_dir, OmegaConf.to_container(cfg, resolve=True))
 
 
 def finish(logger: Any) -> None:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from cycle.core.config import instantiate, to_dataclass
@@ -37,8 +37,7 @@ def train_researcher(cfg: DictConfig, run: Run) -> dict[str, Any]:
     """SFT of the policy on Research-14K conversations; exports ``<run>/model``."""
     from cycle.core.training.sft import SFTConfig, fit_sft
 
-    if cfg.export and run.has("model"):
-        log.info("train_researcher: %s already has a model; skipping", run.dir)
+    if cfg.export and run.done_artifact("model"):
         return dict(run.metrics)
     rows = load_research14k(cfg.research14k_dir, cfg.split, _build_data_command(cfg))
     if cfg.max_examples is not None:
@@ -64,13 +63,13 @@ def train_researcher(cfg: DictConfig, run: Run) -> dict[str, Any]:
 
 def _policy_model(cfg: DictConfig) -> DictConfig:
     """``cfg.model`` pointed at the exported policy when there is one (logged either way)."""
-    model = OmegaConf.create(OmegaConf.to_container(cfg.model, resolve=True))
+    from cycle.core.models import policy_model_config
+
     policy = cfg.get("policy")
     if policy and (Path(policy) / "config.json").is_file():
         log.info("generate: using the trained policy at %s", policy)
-        with open_dict(model):
-            model.name_or_path = str(policy)
-        return model
+        return policy_model_config(cfg, policy)
+    model = policy_model_config(cfg, None)
     base = model.name_or_path or f"the untrained base model '{model.name}' (random weights)"
     log.warning(
         "generate: no trained policy at %s (run `%s`); using %s",
@@ -100,8 +99,8 @@ def _write_paper_files(run: Run, paper_id: str, paper: GeneratedPaper) -> None:
 def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
     """Papers for the Research-14K test prompts, appended to ``papers.jsonl`` (resumable)."""
     from cycle.core.generation import build_generator
-    from cycle.core.schemas import BackendConfig, LoggerConfig, SamplingConfig
-    from cycle.core.tracking import build_logger, finish
+    from cycle.core.schemas import BackendConfig, SamplingConfig
+    from cycle.core.tracking import finish, stage_logger
     from cycle.researcher.experiments import build_runner
     from cycle.researcher.report import write_report
     from cycle.researcher.researcher import Researcher
@@ -176,9 +175,7 @@ def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
         atomic_write_jsonl(run.path("selected.jsonl"), best)
         run.add_artifact("selected", run.path("selected.jsonl"))
     reviews = read_jsonl(cfg.reviews_file) if cfg.get("reviews_file") else None
-    logger = build_logger(
-        to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
-    )
+    logger = stage_logger(cfg, run.dir)
     report = write_report(
         run.dir,
         papers,

@@ -42,8 +42,7 @@ def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
     from cycle.reviewer.scoring import ValidationCurve, rating_scale
     from cycle.reviewer.train import load_review5k, reviewer_rows, reviewer_sft_data
 
-    if cfg.export and run.has("model"):
-        log.info("train_reviewer: %s already has a model; skipping", run.dir)
+    if cfg.export and run.done_artifact("model"):
         return dict(run.metrics)
     command = _build_data_command(cfg)
     rows = reviewer_rows(
@@ -256,8 +255,7 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
     """Table 1 for every entry of ``cfg.reviewers`` (or for the stored outputs of
     ``cfg.predictions``) on Review-5K's split or a ``gold`` file, plus the figure."""
     from cycle.core.io import atomic_write_json, atomic_write_text
-    from cycle.core.schemas import LoggerConfig
-    from cycle.core.tracking import build_logger, finish
+    from cycle.core.tracking import finish, stage_logger
     from cycle.reviewer.evaluate import human_row, model_row
     from cycle.reviewer.report import (
         log_to_wandb,
@@ -335,11 +333,8 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
         [paper_scores(h) for h in human], model_scores, run.path("score_distributions.png")
     )
     run.add_artifact("score_distributions", figure)
-    logger_cfg = to_dataclass(cfg.logger, LoggerConfig)
-    if logger_cfg.name == "wandb" and logger_cfg.mode != "disabled":
-        from omegaconf import OmegaConf
-
-        logger = build_logger(logger_cfg, run.dir, OmegaConf.to_container(cfg, resolve=True))
+    if cfg.logger.name == "wandb" and cfg.logger.mode != "disabled":
+        logger = stage_logger(cfg, run.dir)
         log_to_wandb(logger, table, figure)
         finish(logger)
     print(markdown)

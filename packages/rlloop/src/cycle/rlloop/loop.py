@@ -239,10 +239,10 @@ def _researcher(cfg: DictConfig, policy: str, n: int, seed: int) -> Any:
 
     from cycle.core.config import to_dataclass
     from cycle.core.generation import build_generator
+    from cycle.core.models import policy_model_config
     from cycle.core.schemas import BackendConfig, SamplingConfig
     from cycle.researcher.experiments import build_runner
     from cycle.researcher.researcher import Researcher
-    from cycle.rlloop.simpo_module import policy_model_config
 
     sampling = dataclasses.replace(to_dataclass(cfg.sampling, SamplingConfig), n=n, seed=seed)
     keep = bool(cfg.get("keep_policy_loaded", False))
@@ -493,17 +493,10 @@ def step_pairs(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
 def _train_logger(cfg: DictConfig, save_dir: Path, t: int, isolated: bool) -> Any:
     """Per-step training metrics: a W&B run of their own in an isolated step; in the loop's
     process (where W&B has one run, the loop's) a CSV file in ``round_<t>/train/csv``."""
-    import dataclasses
+    from cycle.core.tracking import stage_logger
 
-    from cycle.core.config import to_dataclass
-    from cycle.core.schemas import LoggerConfig
-    from cycle.core.tracking import build_logger
-
-    logger_cfg = to_dataclass(cfg.logger, LoggerConfig)
-    logger_cfg = dataclasses.replace(logger_cfg, run_name=f"{logger_cfg.run_name}/round_{t}/train")
-    if not isolated:
-        logger_cfg = dataclasses.replace(logger_cfg, name="csv")
-    return build_logger(logger_cfg, save_dir, OmegaConf.to_container(cfg, resolve=True))
+    name = cfg.logger.name if isolated else "csv"
+    return stage_logger(cfg, save_dir, name=name, run_name=f"{cfg.logger.run_name}/round_{t}/train")
 
 
 def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:

@@ -233,12 +233,8 @@ def pipeline(cfg: DictConfig, run: Run) -> dict[str, Any]:
 
 
 def _log_summary(cfg: DictConfig, run: Run, summary: dict[str, float]) -> None:
-    from cycle.core.config import to_dataclass
-    from cycle.core.schemas import LoggerConfig
-    from cycle.core.tracking import build_logger, finish
+    from cycle.core.tracking import finish, stage_logger
 
-    logger = build_logger(
-        to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
-    )
+    logger = stage_logger(cfg, run.dir)
     logger.log_metrics(summary)
     finish(logger)

@@ -10,7 +10,6 @@ trains, and exports the new policy as a Hugging Face folder.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,7 +20,7 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
 from cycle.core.config import to_dataclass
 from cycle.core.io import atomic_write_jsonl
@@ -93,14 +92,6 @@ class SimPOResult:
     exported: Path | None = None
 
 
-def policy_model_config(cfg: DictConfig, policy: str | os.PathLike) -> DictConfig:
-    """``cfg.model`` pointed at a policy folder (its weights and tokenizer)."""
-    model = OmegaConf.create(OmegaConf.to_container(cfg.model, resolve=True))
-    with open_dict(model):
-        model.name_or_path = str(policy)
-    return model
-
-
 def fit_simpo(
     cfg: DictConfig,
     train_dir: str | os.PathLike,
@@ -118,89 +109,50 @@ def fit_simpo(
     """
     import lightning as L
 
-    from cycle.core.models import as_model_config, load_causal_lm, load_tokenizer
-    from cycle.core.schemas import PeftConfig, TrainerConfig
-    from cycle.core.training.export import export_hf
-    from cycle.core.training.peft import apply_peft
-    from cycle.core.training.sft import trainable_parameters
-    from cycle.core.training.trainer import (
-        build_trainer,
-        finish_checkpoints,
-        last_checkpoint,
-        resumable_loader,
-    )
+    from cycle.core.models import load_tokenizer, policy_model_config
+    from cycle.core.training.fit import Batches, fit, fit_spec
 
-    seed = int(cfg.seed)
-    L.seed_everything(seed, workers=True, verbose=False)
-    train_dir = Path(train_dir)
+    spec = fit_spec(cfg, model=policy_model_config(cfg, policy))
+    L.seed_everything(spec.seed, workers=True, verbose=False)
     simpo = to_dataclass(cfg.simpo, SimPOConfig)
     train = to_dataclass(cfg.train, PreferenceTrainConfig)
-    model_cfg = as_model_config(policy_model_config(cfg, policy))
-    tokenizer = load_tokenizer(model_cfg)
+    tokenizer = load_tokenizer(spec.model)
     kept, dropped = filter_trainable(dataset, tokenizer, train.max_length)
     if len(kept) == 0:
         raise ValueError(
             f"none of the {len(dataset)} pairs is trainable at max_length={train.max_length}: "
             f"{sorted(set(dropped.values()))}"
         )
-    collator = PreferenceCollator(tokenizer, train.max_length)
-
-    def loader(shuffle: bool) -> Any:
-        return resumable_loader(
-            kept,
-            shuffle,
-            seed,
-            batch_size=train.batch_size,
-            num_workers=train.num_workers,
-            collate_fn=collator,
-        )
-
-    peft_cfg = to_dataclass(cfg.peft, PeftConfig) if "peft" in cfg else PeftConfig()
-
-    def build_model() -> Any:
-        """Run by the strategy (CausalLMModule.configure_model): sharded under ZeRO-3."""
-        return apply_peft(
-            load_causal_lm(model_cfg, with_tokenizer=False),
-            peft_cfg,
-            lambda: (_sft_view(b) for b in itertools.islice(loader(False), peft_cfg.ga_batches)),
-            ga_cache_file=train_dir / "lora_ga_gradients.pt",
-            seed=seed,
-        )
-
-    eager = peft_cfg.method == "lora_ga"  # as in fit_sft: LoRA-GA rewrites unsharded weights
-    module = SimPOModule(
-        build_model() if eager else build_model, simpo, to_dataclass(cfg.optim, OptimConfig)
+    batches = Batches(
+        kept,
+        PreferenceCollator(tokenizer, train.max_length),
+        batch_size=train.batch_size,
+        shuffle=train.shuffle,
+        num_workers=train.num_workers,
     )
-    checkpoints = train_dir / "checkpoints"
-    trainer = build_trainer(
-        to_dataclass(cfg.trainer, TrainerConfig),
+    fitted = fit(
+        spec,
+        lambda model, optim: SimPOModule(model, simpo, optim),
+        batches,
+        tokenizer,
+        train_dir,
+        ga_view=_sft_view,
         logger=logger,
-        callbacks=list(callbacks),
-        default_root_dir=train_dir,
-        checkpoint_dir=checkpoints,
+        callbacks=callbacks,
+        export_dir=export_dir,
     )
-    resume = last_checkpoint(checkpoints)
-    trainer.fit(module, train_dataloaders=loader(train.shuffle), ckpt_path=resume)
-    history = module.history  # the steps of this fit (after the checkpoint when it resumed)
+    history = fitted.module.history  # the steps of this fit (after the checkpoint when it resumed)
     metrics: dict[str, Any] = {
         "pairs": len(dataset),
         "pairs_trained": len(kept),
         "pairs_untrainable": len(dropped),
-        "steps": trainer.global_step,
-        "resumed_from_step": module.start_step,
-        "loss_first": history[0]["loss"] if history else float("nan"),
-        "loss_last": history[-1]["loss"] if history else float("nan"),
-        "trainable_params": trainable_parameters(module.model),
+        **fitted.metrics([h["loss"] for h in history]),
     }
     for key in SUMMARY_KEYS:
         metrics[f"{key.replace('/', '_')}_mean"] = (
             fmean(h[key] for h in history) if history else float("nan")
         )
-    exported = None
-    if export_dir is not None:  # every rank: ZeRO-3 gathers the weights collectively
-        exported = export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
-        finish_checkpoints(trainer, checkpoints)
-    return SimPOResult(metrics, dropped, exported)
+    return SimPOResult(metrics, dropped, fitted.exported)
 
 
 def load_pairs(path: str | os.PathLike, command: str) -> Dataset:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from cycle.core.runs import Run
 from cycle.core.upstream import stage_command
@@ -14,23 +14,12 @@ from cycle.core.upstream import stage_command
 log = logging.getLogger(__name__)
 
 
-def _logger(cfg: DictConfig, run: Run) -> Any:
-    from cycle.core.config import to_dataclass
-    from cycle.core.schemas import LoggerConfig
-    from cycle.core.tracking import build_logger
-
-    return build_logger(
-        to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
-    )
-
-
 def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
     """SimPO + NLL on ``cfg.pairs`` starting from ``cfg.policy``; exports ``<run>/policy``."""
-    from cycle.core.tracking import finish
+    from cycle.core.tracking import finish, stage_logger
     from cycle.rlloop.simpo_module import fit_simpo, load_pairs, record_dropped
 
-    if cfg.export and run.has("policy"):
-        log.info("simpo: %s already has a policy; skipping", run.dir)
+    if cfg.export and run.done_artifact("policy"):
         return dict(run.metrics)
     if not (Path(cfg.policy) / "config.json").is_file():
         raise FileNotFoundError(
@@ -39,7 +28,7 @@ def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
             "first (or set policy=<HF folder>)"
         )
     pairs = load_pairs(cfg.pairs, stage_command("rlloop", cfg.upstream.rlloop))
-    logger = _logger(cfg, run)
+    logger = stage_logger(cfg, run.dir)
     try:
         result = fit_simpo(
             cfg,
@@ -90,7 +79,7 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
     """T rounds of sample -> review -> pairs -> train -> evaluate (see ``cycle.rlloop.loop``)."""
     import json
 
-    from cycle.core.tracking import finish
+    from cycle.core.tracking import finish, stage_logger
     from cycle.rlloop.loop import ROUND_STEPS, check_inputs, eval_enabled, run_step
     from cycle.rlloop.report import DROP_KEYS, policy_rows, timing_rows, write_report
 
@@ -102,7 +91,7 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
             f"{rounds} rounds need at least as many prompt slices (prompts.slices={cfg.prompts.slices})"
         )
     check_inputs(cfg)
-    logger = _logger(cfg, run)
+    logger = stage_logger(cfg, run.dir)
     evaluate = eval_enabled(cfg)
     baseline = None
     if evaluate and cfg.eval.baseline:

@@ -6,7 +6,6 @@ PEFT method, trainer preset, optimizer and logger all come from the stage config
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,24 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from cycle.core.chat import Message, tokenize_chat
-from cycle.core.config import to_dataclass
 from cycle.core.io import atomic_write_jsonl
-from cycle.core.models import as_model_config, load_causal_lm, load_tokenizer
+from cycle.core.models import load_tokenizer
 from cycle.core.runs import Run
-from cycle.core.schemas import LoggerConfig, OptimConfig, PeftConfig, TrainerConfig
-from cycle.core.training.export import export_hf
+from cycle.core.training.fit import Batches, fit, fit_spec
 from cycle.core.training.lm_module import CausalLMModule
-from cycle.core.training.peft import apply_peft
 from cycle.core.training.sequences import labels_from_mask, pack_rows, pad_batch, truncate
-from cycle.core.training.trainer import (
-    build_trainer,
-    finish_checkpoints,
-    last_checkpoint,
-    resumable_loader,
-)
 
 
 @dataclass
@@ -77,11 +67,6 @@ class LossHistory(L.Callback):
         self.losses.append(float(loss.detach()))
 
 
-def trainable_parameters(model: Any) -> int:
-    """Trainable parameter count (``ds_numel``: a ZeRO-3 shard's full size)."""
-    return sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters() if p.requires_grad)
-
-
 def fit_sft(
     cfg: DictConfig,
     run: Run,
@@ -93,12 +78,12 @@ def fit_sft(
     """Train ``cfg.model`` on conversations under ``cfg.trainer``; export to ``export_dir``.
 
     ``callbacks``: more Lightning callbacks (e.g. a validation curve) for the trainer."""
-    from cycle.core.tracking import build_logger, finish
+    from cycle.core.tracking import finish, stage_logger
 
-    model_cfg = as_model_config(cfg.model)
-    tokenizer = load_tokenizer(model_cfg)
+    spec = fit_spec(cfg)
+    tokenizer = load_tokenizer(spec.model)
     rows, rejected = encode_conversations(
-        tokenizer, conversations, sft.max_length, sft.truncation, int(cfg.seed)
+        tokenizer, conversations, sft.max_length, sft.truncation, spec.seed
     )
     if rejected:  # listed with their index and reason, never dropped silently
         atomic_write_jsonl(run.path("sft_rejected.jsonl"), rejected)
@@ -110,67 +95,35 @@ def fit_sft(
     examples = len(rows)
     if sft.packing:
         rows = pack_rows(rows, sft.max_length)
-
-    def loader(shuffle: bool) -> Any:
-        return resumable_loader(
-            rows,
-            shuffle,
-            int(cfg.seed),
-            batch_size=sft.batch_size,
-            num_workers=sft.num_workers,
-            collate_fn=lambda b: pad_batch(b, tokenizer.pad_token_id),
-        )
-
-    peft_cfg = to_dataclass(cfg.peft, PeftConfig) if "peft" in cfg else PeftConfig()
-
-    def ga_batches() -> Iterable[dict[str, Any]]:
-        """LoRA-GA's gradient estimate: the first ``ga_batches`` training batches, in order."""
-        return itertools.islice(loader(shuffle=False), peft_cfg.ga_batches)
-
-    def build_model() -> Any:
-        """Run by the strategy (CausalLMModule.configure_model): sharded under ZeRO-3."""
-        return apply_peft(
-            load_causal_lm(model_cfg, with_tokenizer=False),
-            peft_cfg,
-            ga_batches,
-            ga_cache_file=run.path("lora_ga_gradients.pt"),
-            seed=int(cfg.seed),
-        )
-
-    # LoRA-GA's init rewrites whole base weights, which ZeRO-3 would already have sharded: its
-    # model is built here, before the strategy (a host copy per rank), the others by the strategy.
-    eager = peft_cfg.method == "lora_ga"
-    module = CausalLMModule(
-        build_model() if eager else build_model, to_dataclass(cfg.optim, OptimConfig)
+    batches = Batches(
+        rows,
+        lambda b: pad_batch(b, tokenizer.pad_token_id),
+        batch_size=sft.batch_size,
+        shuffle=sft.shuffle,
+        num_workers=sft.num_workers,
     )
-    logger = build_logger(
-        to_dataclass(cfg.logger, LoggerConfig), run.dir, OmegaConf.to_container(cfg, resolve=True)
-    )
+    logger = stage_logger(cfg, run.dir)
     history = LossHistory()
-    checkpoints = run.dir / "checkpoints"
-    trainer = build_trainer(
-        to_dataclass(cfg.trainer, TrainerConfig),
-        logger=logger,
-        callbacks=[history, *callbacks],
-        default_root_dir=run.dir,
-        checkpoint_dir=checkpoints,
-    )
-    resume = last_checkpoint(checkpoints)
-    trainer.fit(module, train_dataloaders=loader(shuffle=sft.shuffle), ckpt_path=resume)
-    finish(logger)
+    try:
+        fitted = fit(
+            spec,
+            CausalLMModule,
+            batches,
+            tokenizer,
+            run.dir,
+            logger=logger,
+            callbacks=[history, *callbacks],
+            export_dir=export_dir,
+        )
+    finally:
+        finish(logger)
     metrics = {
         "train_examples": examples,
         "train_rows": len(rows),
         "rejected_examples": len(rejected),
-        "steps": trainer.global_step,
-        "resumed_from_step": module.start_step,
-        "loss_first": history.losses[0] if history.losses else float("nan"),
-        "loss_last": history.losses[-1] if history.losses else float("nan"),
-        "trainable_params": trainable_parameters(module.model),
+        **fitted.metrics(history.losses),
     }
     if export_dir is not None:
-        export_hf(module.model, tokenizer, export_dir, write=trainer.is_global_zero)
         run.add_artifact("model", export_dir)
-        finish_checkpoints(trainer, checkpoints)
     run.log_metrics(metrics)
     return metrics
