@@ -18,8 +18,8 @@ input (unbalanced braces, unterminated environments) is parsed tolerantly and re
 
 from __future__ import annotations
 
-from bisect import bisect_left
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
