@@ -41,8 +41,8 @@ from cycle.core.distributed import is_rank_zero
 from cycle.core.io import atomic_write_json
 from cycle.core.runs import seed_everything
 from cycle.core.steps import run_child, run_resumable
-from cycle.rlloop.steps import ISOLATED_ENV, STEP_FUNCTIONS, marker, step_dir, timing_file
-from cycle.rlloop.timing import recorded_phases, start_step, timed
+from cycle.rlloop.steps import ISOLATED_ENV, STEP_FUNCTIONS, marker, step_dir
+from cycle.rlloop.timing import recorded_phases, start_step, timed, timing_file
 
 ROUND_STEPS = ("sample", "review", "pairs", "train", "evaluate")
 

@@ -38,12 +38,6 @@ def marker(step_dir: Path, step: str) -> Path:
     return step_dir / "steps" / f"{step}.json"
 
 
-def timing_file(step_dir: Path, step: str) -> Path:
-    """The step's phases with their times (apart from the marker, whose content the round's
-    ``metrics.json`` repeats and a resumed run must reproduce exactly)."""
-    return step_dir / "steps" / f"{step}.timing.json"
-
-
 def step_result(step_dir: Path, step: str) -> dict[str, Any] | None:
     """What a finished step's marker records; None while the step has not finished."""
     return read_marker(marker(step_dir, step))

@@ -8,12 +8,19 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 _PHASES: list[dict[str, Any]] = []  # the phases of the step running in this process
 _STEP = [""]  # its name for the log ("round 0 sample")
+
+
+def timing_file(step_dir: Path, step: str) -> Path:
+    """The step's phases with their times (apart from the marker, whose content the round's
+    ``metrics.json`` repeats and a resumed run must reproduce exactly)."""
+    return step_dir / "steps" / f"{step}.timing.json"
 
 
 def start_step(name: str) -> None:
