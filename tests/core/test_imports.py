@@ -17,7 +17,7 @@ ALLOWED = {
     "reviewer": {"core", "data", "reviewer"},
     "researcher": {"core", "data", "researcher"},
     "integrity": {"core", "data", "integrity"},  # data only lazily, for the bundled human texts
-    "rlloop": {"core", "data", "reviewer", "researcher", "integrity", "rlloop"},
+    "rlloop": {"core", "data", "reviewer", "researcher", "rlloop"},
 }
 
 

@@ -95,7 +95,8 @@ def test_isolated_rlloop_train_step_trains_on_two_ranks(tiny_lm, tmp_path, monke
     from cycle.core.config import compose_stage
     from cycle.core.io import atomic_write_json
     from cycle.core.models import save_hf_folder
-    from cycle.rlloop.loop import marker, run_step
+    from cycle.rlloop.loop import run_step
+    from cycle.rlloop.steps import marker
 
     save_hf_folder(*tiny_lm, tmp_path / "policy")
     cfg = compose_stage(

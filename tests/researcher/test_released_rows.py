@@ -69,7 +69,7 @@ def test_build_data_released_file_then_generate_and_rlloop_prompts(tmp_path: Pat
     """`cycle build_data data=research14k data.research14k_id=<file>`, then the prompts of
     `cycle generate` and `cycle rlloop` keep every reference's key, title and abstract."""
     from cycle.researcher.stages import _prompt_rows
-    from cycle.rlloop.loop import load_prompts
+    from cycle.rlloop.prompts import load_prompts
 
     path = tmp_path / "released.jsonl"
     rows = [released_row("p1"), released_row("p2", bibitems=True)]

@@ -166,7 +166,7 @@ def test_each_step_says_where_its_time_went(root, tmp_path) -> None:
 
 
 def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypatch) -> None:
-    import cycle.rlloop.loop as loop
+    import cycle.rlloop.steps as steps
     from cycle.rlloop.simpo_module import SimPOModule
 
     clean = run_stage("rlloop", _overrides(root), run_dir=tmp_path / "clean")
@@ -204,7 +204,7 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
 
     run_dir = tmp_path / "interrupted"
     # 1. Killed after sampling round 0, while reviewing (after one appended review batch).
-    real_review = loop.review_papers
+    real_review = steps.review_papers
     calls = {"sample": 0}
 
     def crash_after_first_batch(cfg, samples, out):
@@ -213,13 +213,13 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
         real_review(cfg, samples[:2], out)
         raise RuntimeError("killed while reviewing")
 
-    monkeypatch.setattr(loop, "review_papers", crash_after_first_batch)
+    monkeypatch.setattr(steps, "review_papers", crash_after_first_batch)
     with pytest.raises(RuntimeError, match="killed"):
         run_stage("rlloop", _overrides(root), run_dir=run_dir)
     assert (run_dir / "round_0" / "steps" / "sample.json").exists()
     assert not (run_dir / "round_0" / "steps" / "review.json").exists()
     assert len(read_jsonl(run_dir / "round_0" / "reviews.jsonl")) == 2
-    monkeypatch.setattr(loop, "review_papers", real_review)
+    monkeypatch.setattr(steps, "review_papers", real_review)
 
     # 2. Killed during round 0's training (second optimizer step).
     real_step = SimPOModule.training_step
@@ -230,13 +230,13 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
         return real_step(self, batch, batch_idx)
 
     monkeypatch.setattr(SimPOModule, "training_step", crash_in_training)
-    real_sample = loop.sample_papers
+    real_sample = steps.sample_papers
 
     def counting_sample(*args, **kwargs):
         calls["sample"] += 1
         return real_sample(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "sample_papers", counting_sample)
+    monkeypatch.setattr(steps, "sample_papers", counting_sample)
     with pytest.raises(RuntimeError, match="killed"):
         run_stage("rlloop", _overrides(root), run_dir=run_dir)
     assert calls["sample"] == 0  # baseline and round 0 sampling were not redone
@@ -253,11 +253,12 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
 def test_a_phase_counts_the_graphs_torch_compile_made_in_it() -> None:
     import torch
 
-    from cycle.rlloop.loop import _PHASES, timed
+    from cycle.rlloop.timing import recorded_phases, timed
 
     with timed("compiled"):
         torch.compile(lambda x: torch.sin(x) + 1, backend="eager")(torch.ones(3))
-    assert _PHASES[-1]["phase"] == "compiled" and _PHASES[-1]["compiled_graphs"] >= 1
+    last = recorded_phases()[-1]
+    assert last["phase"] == "compiled" and last["compiled_graphs"] >= 1
 
 
 def test_kept_models_are_loaded_once(root, tmp_path, monkeypatch) -> None:

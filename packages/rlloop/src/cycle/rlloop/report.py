@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cycle.core.io import atomic_write_text, save_figure
+from cycle.rlloop.timing import timing_file
 
 DROP_KEYS = ("tie", "missing_reward", "identical_text", "too_few_samples")
 
@@ -108,7 +109,7 @@ def timing_rows(run_dir: Path, steps: Sequence[str]) -> list[dict[str, Any]]:
     rows = []
     for d in [run_dir / "baseline", *dirs]:
         for step in steps:
-            path = d / "steps" / f"{step}.timing.json"
+            path = timing_file(d, step)
             if path.is_file():
                 for phase in json.loads(path.read_text(encoding="utf-8")):
                     rows.append({"where": d.name, "step": step, **phase})

@@ -48,7 +48,7 @@ def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
 
 
 def _held_out(cfg: DictConfig) -> str:
-    from cycle.rlloop.loop import eval_enabled
+    from cycle.rlloop.steps import eval_enabled
 
     if not eval_enabled(cfg):
         return "none (eval.max_prompts=0): only the round samples are scored"
@@ -80,8 +80,10 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
     import json
 
     from cycle.core.tracking import finish, stage_logger
-    from cycle.rlloop.loop import ROUND_STEPS, check_inputs, eval_enabled, run_step
+    from cycle.rlloop.loop import ROUND_STEPS, run_step
+    from cycle.rlloop.prompts import check_inputs
     from cycle.rlloop.report import DROP_KEYS, policy_rows, timing_rows, write_report
+    from cycle.rlloop.steps import eval_enabled
 
     rounds = int(cfg.rounds)
     if rounds < 0:

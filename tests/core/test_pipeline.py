@@ -49,7 +49,7 @@ def test_pipeline_runs_steps_writes_report_and_skips_finished_steps(tmp_path):
 
 
 def test_step_reports_keep_working_image_links_in_the_pipeline_report(tmp_path):
-    from cycle.rlloop.pipeline import _rebase_images
+    from cycle.core.pipeline import _rebase_images
 
     step = tmp_path / "runs" / "rlloop" / "tiny"
     step.mkdir(parents=True)
@@ -59,7 +59,7 @@ def test_step_reports_keep_working_image_links_in_the_pipeline_report(tmp_path):
 
 
 def test_a_figure_a_step_report_shows_is_not_repeated(tmp_path):
-    from cycle.rlloop.pipeline import render_report
+    from cycle.core.pipeline import render_report
 
     step = tmp_path / "runs" / "rlloop" / "tiny"
     step.mkdir(parents=True)
@@ -81,7 +81,7 @@ def test_a_figure_a_step_report_shows_is_not_repeated(tmp_path):
 def test_report_opens_with_what_the_cycle_learned(tmp_path):
     """Trained vs untrained reviewer, first-sample parse rates of base / SFT / final policy and
     the reviewer's score per round, from the steps' metrics (experiment=smol's learning report)."""
-    from cycle.rlloop.pipeline import render_report
+    from cycle.core.pipeline import render_report
 
     def step(stage: str, **metrics):
         return {"stage": stage, "status": "complete", "seconds": 1.0, "dir": str(tmp_path)} | {

@@ -12,11 +12,8 @@ crash continues at the first unfinished step.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,16 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from cycle.core.io import atomic_write_text
 from cycle.core.runs import MANIFEST, Run
 from cycle.core.stages import discover_stages
-
-log = logging.getLogger(__name__)
-
-
-class StepFailed(RuntimeError):
-    pass
-
-
-def step_command(stage: str, overrides: list[str], run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "cycle.core.cli", stage, *overrides, f"hydra.run.dir={run_dir}"]
+from cycle.core.steps import run_child
 
 
 def _common_overrides(cfg: DictConfig) -> list[str]:
@@ -52,24 +40,16 @@ def _common_overrides(cfg: DictConfig) -> list[str]:
 def run_step(
     name: str, stage: str, overrides: list[str], run_dir: Path, log_dir: Path
 ) -> dict[str, Any]:
-    """Run one stage as ``cycle <stage>``; its output goes to the console and to ``<name>.log``."""
-    cmd = step_command(stage, overrides, run_dir)
-    log_path = log_dir / f"{name}.log"
-    log.info("step %s: %s", name, " ".join(cmd[2:]))
+    """Run one stage as ``cycle <stage>`` in a child process; its output goes to the console and
+    to ``<name>.log``. The stage runner itself skips a step that completed with the same config."""
     start = time.monotonic()
-    with open(log_path, "w", encoding="utf-8") as sink:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            sink.write(line)
-            sys.stderr.write(line)
-        code = proc.wait()
-    if code != 0:
-        raise StepFailed(
-            f"step '{name}' (cycle {stage}) failed with exit code {code}; see {log_path}"
-        )
+    run_child(
+        "cycle.core.cli",
+        [stage, *overrides, f"hydra.run.dir={run_dir}"],
+        step=f"step '{name}' (cycle {stage})",
+        announce=f"step {name}",
+        log_path=log_dir / f"{name}.log",
+    )
     manifest = json.loads((run_dir / MANIFEST).read_text())
     return {"seconds": round(time.monotonic() - start, 1), "dir": str(run_dir), **manifest}
 
@@ -201,7 +181,7 @@ def pipeline(cfg: DictConfig, run: Run) -> dict[str, Any]:
     steps = {name: step for name, step in cfg.steps.items() if step.enabled}
     missing = {s.stage for s in steps.values()} - set(installed)
     if missing:
-        raise StepFailed(
+        raise RuntimeError(
             f"stages not installed: {sorted(missing)} (pip install -e packages/<name>)"
         )
     common = _common_overrides(cfg)
