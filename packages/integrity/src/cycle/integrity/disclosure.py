@@ -10,7 +10,12 @@ from typing import Any
 
 from cycle.core.disclosure import has_disclosure, has_simulated_disclosure
 
-__all__ = ["DisclosureReport", "check_disclosure", "check_disclosure_files"]
+__all__ = [
+    "DisclosureReport",
+    "check_disclosure",
+    "check_disclosure_files",
+    "disclosure_markdown",
+]
 
 
 @dataclass
@@ -64,3 +69,22 @@ def check_disclosure_files(
     simulated = simulated_by_stem or {}
     required = {path: simulated.get(Path(path).stem, False) for path in texts}
     return check_disclosure(texts, required), rejects
+
+
+def disclosure_markdown(report: DisclosureReport) -> str:
+    """The detect report's disclosure section: how many papers pass, and which do not."""
+    lines = [
+        "",
+        "## AI-generation disclosure",
+        "",
+        f"{report.n_checked} exported papers checked: "
+        f"{report.n_checked - len(report.missing) - len(report.missing_simulated)} carry the statement "
+        "(and, where the results were simulated, say so).",
+    ]
+    for title, ids in (
+        ("No disclosure statement", report.missing),
+        ("Simulated results not declared", report.missing_simulated),
+    ):
+        if ids:
+            lines += ["", f"{title}:", "", *(f"- `{i}`" for i in ids)]
+    return "\n".join(lines) + "\n"

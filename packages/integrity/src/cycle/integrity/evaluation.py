@@ -8,8 +8,9 @@ replicates, as a pre-registered threshold should.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,13 +20,16 @@ from sklearn.metrics import roc_curve
 
 from cycle.core.io import save_figure
 from cycle.integrity.calibration import threshold_at_fpr
+from cycle.integrity.texts import FORMATS, Row
 
 __all__ = [
     "FormatResult",
     "auroc",
     "bootstrap_ci",
     "detection_metrics",
+    "evaluate_by_format",
     "evaluate_format",
+    "finite_mean",
     "plot_roc",
     "table6_markdown",
     "tpr_at_fpr",
@@ -145,6 +149,39 @@ def evaluate_format(
         ci=bootstrap_ci(y, s, t, n_boot=n_boot, seed=seed) if both and n_boot > 0 else {},
         roc=(fpr.tolist(), tpr.tolist()),
     )
+
+
+def evaluate_by_format(
+    rows: Sequence[Row], calibrated: Collection[str], n_boot: int, seed: int
+) -> list[FormatResult]:
+    """Results per calibrated format of scored rows (with their ``threshold``), plus ``all``
+    when there are several."""
+    results = []
+    groups = [
+        (fmt, [r for r in rows if r["format"] == fmt]) for fmt in FORMATS if fmt in calibrated
+    ]
+    if len(groups) > 1:
+        groups.append(("all", [r for r in rows if r["format"] in calibrated]))
+    for name, group in groups:
+        if not group:
+            continue
+        results.append(
+            evaluate_format(
+                name,
+                [r["label"] for r in group],
+                [r["criterion"] for r in group],
+                [r["threshold"] for r in group],
+                n_boot=n_boot,
+                seed=seed,
+            )
+        )
+    return results
+
+
+def finite_mean(values: Sequence[float]) -> float:
+    """The mean of the finite values (NaN when there are none)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def _cell(r: FormatResult, key: str, pct: bool = True) -> str:
