@@ -11,7 +11,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from cycle.core.config import to_dataclass
-from cycle.core.io import atomic_write_jsonl, read_jsonl
+from cycle.core.io import read_jsonl
 from cycle.core.runs import Run
 from cycle.core.training.sft import SFTConfig, fit_sft
 
@@ -25,9 +25,6 @@ def train_lm(cfg: DictConfig, run: Run) -> dict[str, Any]:
                 rejected.append({"file": str(path), "record": i, "reason": "no messages"})
                 continue
             conversations.append(messages)
-    if rejected:
-        atomic_write_jsonl(run.path("rejected.jsonl"), rejected)
-        run.add_artifact("rejected", run.path("rejected.jsonl"))
-        run.log_rejected("no messages", len(rejected))
+    run.reject_rows(rejected, reason="no messages")
     export_dir = run.path("model") if cfg.export else None
     return fit_sft(cfg, run, conversations, to_dataclass(cfg.sft, SFTConfig), export_dir=export_dir)

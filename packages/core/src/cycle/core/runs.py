@@ -16,6 +16,8 @@ import platform
 import random
 import shutil
 import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from cycle.core.distributed import is_rank_zero
 from cycle.core.io import (
     atomic_write_json,
+    atomic_write_jsonl,
     atomic_write_text,
     remove_temp_leftovers,
     sha256_path,
@@ -270,6 +273,23 @@ class Run:
     def log_rejected(self, reason: str, count: int = 1) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + count
         self.write_manifest()
+
+    def reject_rows(
+        self,
+        rows: Sequence[dict[str, Any]],
+        name: str = "rejected",
+        reason: str | Callable[[dict[str, Any]], str] = lambda row: row["reason"],
+    ) -> None:
+        """Records a stage could not use: written to ``<name>.jsonl`` (each with its reason),
+        registered as the artifact ``name`` and counted per reason in the manifest."""
+        if not rows:
+            return
+        path = self.path(f"{name}.jsonl")
+        atomic_write_jsonl(path, rows)
+        self.add_artifact(name, path)
+        counts = Counter(reason if isinstance(reason, str) else reason(row) for row in rows)
+        for key, count in counts.items():
+            self.log_rejected(key, count)
 
     def write_manifest(self) -> None:
         if not self.writer:

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from cycle.core.chat import is_chat
 from cycle.core.config import to_dataclass
 from cycle.core.generation import build_generator
-from cycle.core.io import append_jsonl, atomic_write_jsonl, read_jsonl
+from cycle.core.io import append_jsonl, read_jsonl
 from cycle.core.runs import Run
 from cycle.core.schemas import BackendConfig, SamplingConfig
 
@@ -44,11 +44,7 @@ def sample(cfg: DictConfig, run: Run) -> dict[str, Any]:
         row.setdefault("id", str(i))
         if row["id"] not in done:
             todo.append(row)
-    if rejected:
-        atomic_write_jsonl(run.path("rejected.jsonl"), rejected)
-        run.add_artifact("rejected", run.path("rejected.jsonl"))
-        for r in rejected:
-            run.log_rejected(r["reason"])
+    run.reject_rows(rejected)
     sampling = to_dataclass(cfg.sampling, SamplingConfig)
     generator = build_generator(to_dataclass(cfg.backend, BackendConfig), cfg.model, progress=False)
     batch = int(cfg.backend.batch_size)

@@ -82,10 +82,7 @@ def write_outputs(run: Run, cfg: DictConfig, det: DetectorConfig, found: Finding
         report += disclosure_markdown(found.disclosure)
     run.add_artifact("report", atomic_write_text(run.path("report.md"), report))
     run.add_artifact("roc", plot_roc(found.results, run.path("roc.png"), f"Fast-DetectGPT, {name}"))
-    atomic_write_jsonl(run.path("rejected.jsonl"), found.rejects)
-    run.add_artifact("rejected", run.dir / "rejected.jsonl")
-    for reason in {r["reason"] for r in found.rejects}:
-        run.log_rejected(reason, sum(r["reason"] == reason for r in found.rejects))
+    run.reject_rows(found.rejects)
 
 
 def stage_metrics(found: Findings) -> dict[str, Any]:

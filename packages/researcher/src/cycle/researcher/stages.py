@@ -43,11 +43,7 @@ def train_researcher(cfg: DictConfig, run: Run) -> dict[str, Any]:
     if cfg.max_examples is not None:
         rows = rows.select(range(min(int(cfg.max_examples), len(rows))))
     conversations, rejected = sft_conversations(rows, cfg.max_references)
-    if rejected:
-        path = run.path("rejected.jsonl")
-        atomic_write_jsonl(path, rejected)
-        run.add_artifact("rejected", path)
-        run.log_rejected("not a five-message conversation", len(rejected))
+    run.reject_rows(rejected, reason="not a five-message conversation")
     if not conversations:
         raise ValueError(
             f"no Research-14K conversation to train on; see {run.path('rejected.jsonl')}"

@@ -22,13 +22,7 @@ def _build_data_command(cfg: DictConfig) -> str:
 
 
 def _write_rejected(run: Run, rejected: list[dict[str, Any]]) -> None:
-    if not rejected:
-        return
-    path = run.path("rejected.jsonl")
-    atomic_write_jsonl(path, rejected)
-    run.add_artifact("rejected", path)
-    for r in rejected:
-        run.log_rejected(r["reason"].split(":")[0])
+    run.reject_rows(rejected, reason=lambda row: row["reason"].split(":")[0])
 
 
 def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:

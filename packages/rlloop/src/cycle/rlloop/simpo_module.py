@@ -11,7 +11,6 @@ trains, and exports the new policy as a Hugging Face folder.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,6 @@ from datasets import Dataset
 from omegaconf import DictConfig
 
 from cycle.core.config import to_dataclass
-from cycle.core.io import atomic_write_jsonl
-from cycle.core.runs import Run
 from cycle.core.schemas import OptimConfig
 from cycle.core.training.lm_module import CausalLMModule
 from cycle.rlloop.loss import SimPOConfig, simpo_nll_batch_loss
@@ -171,16 +168,6 @@ def load_pairs(path: str | os.PathLike, command: str) -> Dataset:
     )
 
 
-def write_dropped(path: str | os.PathLike, dropped: dict[str, str]) -> None:
-    atomic_write_jsonl(path, [{"prompt_id": k, "reason": v} for k, v in sorted(dropped.items())])
-
-
-def record_dropped(run: Run, dropped: dict[str, str], name: str = "untrainable_pairs") -> None:
-    """Write dropped pairs with their reasons to ``<name>.jsonl`` and count them in the manifest."""
-    if not dropped:
-        return
-    path = run.path(f"{name}.jsonl")
-    write_dropped(path, dropped)
-    run.add_artifact(name, path)
-    for reason, count in sorted(Counter(dropped.values()).items()):
-        run.log_rejected(reason, count)
+def dropped_rows(dropped: dict[str, str]) -> list[dict[str, str]]:
+    """Untrainable pairs as rows (``untrainable_pairs.jsonl``), by prompt id."""
+    return [{"prompt_id": k, "reason": v} for k, v in sorted(dropped.items())]

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
     """SimPO + NLL on ``cfg.pairs`` starting from ``cfg.policy``; exports ``<run>/policy``."""
     from cycle.core.tracking import finish, stage_logger
-    from cycle.rlloop.simpo_module import fit_simpo, load_pairs, record_dropped
+    from cycle.rlloop.simpo_module import dropped_rows, fit_simpo, load_pairs
 
     if cfg.export and run.done_artifact("policy"):
         return dict(run.metrics)
@@ -40,7 +40,7 @@ def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
         )
     finally:
         finish(logger)
-    record_dropped(run, result.dropped)
+    run.reject_rows(dropped_rows(result.dropped), "untrainable_pairs")
     if result.exported is not None:
         run.add_artifact("policy", result.exported)
     run.log_metrics(result.metrics)

@@ -122,7 +122,7 @@ def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
     import datasets
 
     from cycle.core.tracking import finish
-    from cycle.rlloop.simpo_module import fit_simpo, write_dropped
+    from cycle.rlloop.simpo_module import dropped_rows, fit_simpo
 
     d = round_dir(run_dir, t)
     policy_in = _policy_in(run_dir, cfg, t)
@@ -141,7 +141,7 @@ def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
             )
     finally:
         finish(logger)
-    write_dropped(d / "untrainable_pairs.jsonl", result.dropped)
+    atomic_write_jsonl(d / "untrainable_pairs.jsonl", dropped_rows(result.dropped))
     free_memory()
     return {"trained": True, "policy": str(d / "policy"), "policy_in": policy_in, **result.metrics}
 

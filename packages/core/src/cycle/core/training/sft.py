@@ -16,7 +16,6 @@ import lightning as L
 from omegaconf import DictConfig
 
 from cycle.core.chat import Message, tokenize_chat
-from cycle.core.io import atomic_write_jsonl
 from cycle.core.models import load_tokenizer
 from cycle.core.runs import Run
 from cycle.core.training.fit import Batches, fit, fit_spec
@@ -85,11 +84,7 @@ def fit_sft(
     rows, rejected = encode_conversations(
         tokenizer, conversations, sft.max_length, sft.truncation, spec.seed
     )
-    if rejected:  # listed with their index and reason, never dropped silently
-        atomic_write_jsonl(run.path("sft_rejected.jsonl"), rejected)
-        run.add_artifact("sft_rejected", run.path("sft_rejected.jsonl"))
-        for reason in {r["reason"] for r in rejected}:
-            run.log_rejected(reason, sum(r["reason"] == reason for r in rejected))
+    run.reject_rows(rejected, "sft_rejected")  # with their index and reason, never silently
     if not rows:
         raise ValueError("no trainable conversations (all rejected)")
     examples = len(rows)
