@@ -81,7 +81,7 @@ def test_missing_data_names_the_command(tmp_path) -> None:
 def test_a_prompt_longer_than_the_context_fails_before_generating(tmp_path) -> None:
     """max_references=null with a long bibliography: one line naming the max_references that fits
     (the tiny model's context_length is 2048), not thousands of prompt tokens sent anyway."""
-    from cycle.core.preflight import ConfigError
+    from cycle.core.errors import ConfigError
 
     abstract = "We study the {j}th kind of sparse attention for long inputs and what it costs."
     _write_research14k(tmp_path, n_refs=150, abstract=abstract)
