@@ -12,7 +12,7 @@ import pytest
 from safetensors import safe_open
 
 from cycle.core.io import atomic_write_jsonl
-from cycle.core.stages import run_stage
+from cycle.core.stages import discover_stages, run_stage
 from tests.factories.research14k import write_research14k
 from tests.factories.review5k import reviewed_paper, write_review5k
 from tests.factories.stages import tiny_overrides
@@ -193,17 +193,13 @@ def test_detect_scores_with_smollm2(tmp_path, smol_model_cfg) -> None:
     assert any("auroc" in k for k in out)
 
 
-STAGES = ["build_data", "train_reviewer", "train_researcher", "simpo", "rlloop", "generate"]
-STAGES += ["evaluate_reviewer", "detect", "pipeline"]
-
-
 @pytest.mark.parametrize("choice", ["model=smollm2_135m", "experiment=smol_cpu", "experiment=smol"])
 def test_every_stage_composes_with_smollm2_and_its_recipe(choice, tmp_path) -> None:
     from omegaconf import OmegaConf
 
     from cycle.core.config import compose_stage
 
-    for stage in STAGES:
+    for stage in discover_stages():
         cfg = compose_stage(stage, [choice, f"paths.root_dir={tmp_path}"])
         resolved = OmegaConf.to_container(cfg, resolve=True)
         assert resolved["model"]["name"] == "smollm2_135m", stage
