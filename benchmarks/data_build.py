@@ -3,9 +3,9 @@
     python benchmarks/data_build.py                       # sizes 200 and 2000, prints a table
     python benchmarks/data_build.py --sizes 50,500 --keep /tmp/corpus
 
-Sources are generated with ``scripts/make_sample_corpus.py``'s own functions (``build_spec``,
+Sources are generated with ``cycle.data.sample_corpus``'s own functions (``build_spec``,
 ``render_paper``, ``write_arxiv_folder``), the same way it writes the bundled arXiv folders, but
-with ids and dates of their own (the script draws distinct days from three years, too few for
+with ids and dates of their own (the generator draws distinct days from three years, too few for
 2,000 papers) and a fresh method-name pool per 40 papers (it runs out of unique names near
 1,200). Like the bundled corpus, 2 sources in 42 are broken (one without ``\\documentclass``,
 one with a malformed BibTeX entry), so the reject path is part of the timing.
@@ -29,7 +29,6 @@ Memory, two numbers per child:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -43,19 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
 BLOCK = 42  # sources per block: 40 good + 2 broken, as in the bundled corpus
-
-
-def _generator_module() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "make_sample_corpus", ROOT / "scripts" / "make_sample_corpus.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def _id_and_date(i: int, n: int) -> tuple[str, str]:
@@ -68,7 +55,12 @@ def _id_and_date(i: int, n: int) -> tuple[str, str]:
 
 def generate_sources(out: Path, n: int, seed: int = 2024) -> None:
     """``n`` arXiv-style source folders under ``out`` (deterministic for a given seed)."""
-    gen = _generator_module()
+    from cycle.data.sample_corpus.arxiv_folders import write_arxiv_folder
+    from cycle.data.sample_corpus.knobs import accepted_knobs
+    from cycle.data.sample_corpus.paper import render_paper
+    from cycle.data.sample_corpus.people import AFFILIATIONS, draw_author
+    from cycle.data.sample_corpus.spec import build_spec
+
     taken: set[str] = set()
     for i in range(n):
         if i % BLOCK == 0:
@@ -76,13 +68,13 @@ def generate_sources(out: Path, n: int, seed: int = 2024) -> None:
         rng = random.Random(f"bench-{seed}-{i}")
         arxiv_id, date = _id_and_date(i, n)
         broken = {BLOCK // 3: "no_documentclass", 2 * BLOCK // 3: "bad_bib"}.get(i % BLOCK)
-        knobs = gen.accepted_knobs(rng)
-        spec = gen.build_spec(rng, arxiv_id, knobs, taken, max_year=int(date[:4]))
-        text = gen.render_paper(rng, spec, anonymous=False)
+        knobs = accepted_knobs(rng)
+        spec = build_spec(rng, arxiv_id, knobs, taken, max_year=int(date[:4]))
+        text = render_paper(rng, spec, anonymous=False)
         if broken == "bad_bib":
             name, intro = text.parts[0]
             text.parts[0] = (name, intro.replace(".\n\n", "~\\cite{broken2021entry}.\n\n", 1))
-        authors = [(gen.draw_author(rng), rng.choice(gen.AFFILIATIONS)) for _ in range(3)]
+        authors = [(draw_author(rng), rng.choice(AFFILIATIONS)) for _ in range(3)]
         meta = {
             "arxiv": arxiv_id,
             "title": text.title,
@@ -93,7 +85,7 @@ def generate_sources(out: Path, n: int, seed: int = 2024) -> None:
             "synthetic": True,
             "_authors": authors,
         }
-        gen.write_arxiv_folder(out / arxiv_id, rng, spec, text, meta, broken)
+        write_arxiv_folder(out / arxiv_id, rng, spec, text, meta, broken)
 
 
 def _rss_mb(maxrss: int) -> float:

@@ -109,3 +109,19 @@ def smol_model_cfg(shared_dir):
         context_length=512,
     )
     return _built_once(shared_dir, "smol", cfg)
+
+
+@pytest.fixture
+def run_tiny_stage(tmp_path):
+    """Compose and run a stage as ``cycle <stage> experiment=tiny paths.root_dir=<root>
+    logger=csv <extra>`` would, into ``tmp_path/<run_dir>``; its inputs are found under ``root``
+    (``tmp_path`` unless given). Returns the stage's result."""
+    from cycle.core.stages import run_stage
+    from tests.factories.stages import tiny_overrides
+
+    def run(stage: str, *extra: str, root: Path | None = None, run_dir: str = "run"):
+        return run_stage(
+            stage, tiny_overrides(root or tmp_path, *extra), run_dir=tmp_path / run_dir
+        )
+
+    return run

@@ -53,3 +53,59 @@ def test_imports_follow_the_dependency_direction(package):
                     assert target in ALLOWED[package], (
                         f"{path.relative_to(PACKAGES)} imports {name}"
                     )
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """``cycle.*`` module -> the ``cycle.*`` modules it imports (at any depth: lazy imports too)."""
+    files = {}
+    for path in PACKAGES.glob("*/src/cycle/**/*.py"):
+        parts = path.relative_to(PACKAGES).with_suffix("").parts[2:]  # <package>/src/ dropped
+        files[".".join(parts).removesuffix(".__init__")] = path
+    graph = {}
+    for module, path in files.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name in files}
+            elif isinstance(node, ast.ImportFrom) and node.module in files:
+                deps |= {
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
+                    for a in node.names
+                }
+        graph[module] = deps - {module}
+    return graph
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (depth-first search, a back edge closes it), else None."""
+    state: dict[str, str] = {}  # "open" while on the current path, "done" once fully explored
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = "open"
+        path.append(module)
+        for dep in sorted(graph[module]):
+            if state.get(dep) == "open":
+                return [*path[path.index(dep) :], dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        state[module] = "done"
+        path.pop()
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (cycle := visit(module)):
+            return cycle
+    return None
+
+
+def test_no_import_cycle_between_modules():
+    graph = _module_graph()
+    assert "cycle.core.config" in graph and "cycle.data.records" in graph
+    cycle = _find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _find_cycle({"a": {"b"}, "b": set()}) is None

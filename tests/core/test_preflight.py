@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from cycle.core.config import compose_stage
-from cycle.core.preflight import ConfigError, preflight
+from cycle.core.errors import ConfigError
+from cycle.core.preflight import preflight
 from cycle.core.stages import run_stage
 
 

@@ -12,7 +12,7 @@ from datasets import load_from_disk
 
 from cycle.core.io import read_jsonl
 from cycle.core.stages import run_stage
-from tests.data.test_build_data import make_corpus
+from tests.factories.sources import make_corpus
 
 
 def _overrides(tmp_path: Path, arxiv: Path, forums: Path) -> list[str]:

@@ -19,7 +19,7 @@ from cycle.data.arxiv import check_metadata, load_arxiv_paper
 from cycle.data.deadline import DeadlineWorker, RecordTimeout
 from cycle.data.openreview import load_forum
 from cycle.data.schemas import FileLimits
-from tests.data.test_build_data import write_forum, write_paper
+from tests.factories.sources import write_forum, write_paper
 
 CANARY = "CANARY-7f3a9c-OUTSIDE-THE-SOURCE-ROOT"
 LIMITS = FileLimits(max_file_mb=0.25, max_record_mb=4.0, parse_timeout_s=2.0)

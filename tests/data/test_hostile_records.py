@@ -27,9 +27,9 @@ from cycle.data.outline import DeadlineOutline, HeuristicOutline, strip_floats
 from cycle.data.records import Paper
 from cycle.data.research14k import _admit
 from cycle.data.source_files import SourceRoot, UnsafeFile
-from tests.data.test_build_data import write_forum, write_paper
-from tests.data.test_openreview import INV, FakeClient, FakeNote
-from tests.released_layout import released_row
+from tests.factories.openreview import INV, FakeClient, FakeNote
+from tests.factories.released import released_row
+from tests.factories.sources import write_forum, write_paper
 
 NESTED_ENVS = "\\begin{itemize}\n" * 600  # >= 500 nested, never closed
 # ~1.8 s of parsing per copy on a 2-core dev machine: tests past a 1 s deadline use >= 3 copies,

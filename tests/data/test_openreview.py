@@ -15,8 +15,8 @@ from cycle.data.openreview import (
     parse_forum,
     parse_review,
 )
+from tests.factories.openreview import INV, FakeClient, forum, review_note
 
-INV = "ICLR.cc/2024/Conference"
 ICLR2024_RATINGS = {
     "1: strong reject": 1,
     "3: reject, not good enough": 3,
@@ -25,71 +25,6 @@ ICLR2024_RATINGS = {
     "8: accept, good paper": 8,
     "10: strong accept, should be highlighted at the conference": 10,
 }
-
-
-def review_note(i, rating, **extra):
-    content = {
-        "summary": "sum",
-        "soundness": "3 good",
-        "presentation": "2 fair",
-        "contribution": "4 excellent",
-        "strengths": "s",
-        "weaknesses": "w",
-        "questions": "q",
-        "flag_for_ethics_review": ["No ethics review needed."],
-        "rating": rating,
-        "confidence": "4: You are confident in your assessment, but not absolutely certain.",
-        "code_of_conduct": "Yes",
-        **extra,
-    }
-    return {
-        "id": f"r{i}",
-        "forum": "F1",
-        "replyto": "F1",
-        "invitations": [f"{INV}/Submission7/-/Official_Review"],
-        "content": {k: {"value": v} for k, v in content.items()},
-    }
-
-
-def forum(reviews, venueid=INV, venue="ICLR 2024 poster", decision="Accept (spotlight)"):
-    notes = [
-        {
-            "id": "F1",
-            "forum": "F1",
-            "invitations": [f"{INV}/-/Submission"],
-            "content": {
-                "title": {"value": "T"},
-                "venue": {"value": venue},
-                "venueid": {"value": venueid},
-            },
-        },
-        *reviews,
-        {
-            "id": "c1",
-            "forum": "F1",
-            "invitations": [f"{INV}/Submission7/-/Official_Comment"],
-            "content": {},
-        },
-        {
-            "id": "m1",
-            "forum": "F1",
-            "invitations": [f"{INV}/Submission7/-/Meta_Review"],
-            "content": {
-                "metareview": {"value": "Solid."},
-                "justification_for_why_not_higher_score": {"value": "Limited scope."},
-            },
-        },
-    ]
-    if decision:
-        notes.append(
-            {
-                "id": "d1",
-                "forum": "F1",
-                "invitations": [f"{INV}/Submission7/-/Decision"],
-                "content": {"decision": {"value": decision}},
-            }  # fmt: skip
-        )
-    return notes
 
 
 @pytest.mark.parametrize("raw,value", ICLR2024_RATINGS.items())
@@ -181,28 +116,6 @@ def test_iter_forums_reports_broken_dumps(tmp_path):
         "JSONDecodeError" in results[0][1][0].reason
         and "not a JSON list" in results[1][1][0].reason
     )
-
-
-class FakeNote:
-    def __init__(self, forum_id):
-        self.forum_id = forum_id
-        self.details = {
-            "replies": [
-                {"id": f"{forum_id}-r", "invitations": [f"{INV}/Submission1/-/Official_Review"]}
-            ]
-        }
-
-    def to_json(self):
-        return {"id": self.forum_id, "forum": self.forum_id, "details": self.details}
-
-
-class FakeClient:
-    def __init__(self):
-        self.calls = []
-
-    def get_all_notes(self, **kwargs):
-        self.calls.append(kwargs)
-        return [FakeNote("A"), FakeNote("B")]
 
 
 def test_fetch_forums_caches_and_checks_arguments(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from cycle.data.records import ReviewedPaper
 from cycle.data.schemas import OpenReviewExportConfig
 from cycle.data.splits import stratified_split
 from cycle.reviewer.format import parse_review
-from tests.data.test_paper_text import DOCLING_MD
+from tests.factories.paper_text import DOCLING_MD
 
 SCALES = {"NeurIPS 2023": [1, 10], "NeurIPS 2025": [1, 6]}
 FIELDS = {

@@ -10,46 +10,8 @@ import pytest
 from cycle.data.markdown_paper import NoPaperBody, clean_markdown_paper
 from cycle.data.openreview import load_forum
 from cycle.data.paper_text import PaperTextError, pdf_markdown
-from tests.data.test_openreview import forum, review_note
-
-# A Docling-style conversion: title and author block as headings and lines, numbered sections,
-# an image placeholder, acknowledgments, references, then an appendix.
-DOCLING_MD = """## A Tiny Study of Markdown
-
-## Ada Lovelace Charles Babbage
-
-Analytical Engine Lab, London
-
-{ada, charles}@engine.example
-
-## Abstract
-
-We study how papers look as Markdown.
-
-## 1 Introduction
-
-Papers arrive as PDFs.
-
-<!-- image -->
-
-## 1.1 Contributions
-
-### A deeper heading stays inside
-
-We clean them.
-
-## Acknowledgments
-
-We thank the engine.
-
-## References
-
-- [1] A. Person. A book. 1843.
-
-## A Proofs
-
-The appendix.
-"""
+from tests.factories.openreview import forum, review_note
+from tests.factories.paper_text import DOCLING_MD
 
 
 def tiny_pdf(lines: list[str]) -> bytes:

@@ -12,41 +12,7 @@ from cycle.data.released import (
     paper_from_research14k_row,
     reviewed_paper_from_record,
 )
-
-RESEARCH_ROW = {
-    "paperId": "abc",
-    "title": "T",
-    "abstract": "A",
-    "venue": "International Conference on Learning Representations",
-    "year": 2024,
-    "authors": [{"authorId": "1", "name": "Ada"}],
-    "arxiv": "2401.00001",
-    "references": [{"paperId": "r1", "title": "R", "abstract": "RA"}],
-    "sections": [["Introduction", "Hi \\cite{x}"], ["Experiments", "Table"]],
-    "figures": ["f.pdf"],
-    "train_data": "{}",
-    "messages": [{"role": "system", "content": "s"}],
-}
-
-REVIEW_RECORD = {  # DeepReviewer sample.json layout
-    "id": "F9",
-    "title": "Paper",
-    "paper_context": "\\title{Paper}\\begin{abstract}Abs.\\end{abstract}\n\\section{Intro}\nText.",
-    "decision": "Reject",
-    "review": [
-        {
-            "id": "r1",
-            "rating": 6,
-            "content": {
-                "summary": "s",
-                "rating": "6: marginally above the acceptance threshold",
-                "soundness": "3 good",
-                "confidence": "3: fairly",
-            },
-        },  # fmt: skip
-        {"id": "r2", "content": {"summary": "t", "rating": "N/A"}},
-    ],
-}
+from tests.factories.released import RESEARCH_ROW, REVIEW_RECORD
 
 
 def test_local_jsonl_and_parquet(tmp_path):

@@ -1,11 +1,11 @@
-"""Released Research-14K rows (fixtures of the released shape in tests/released_layout.py)."""
+"""Released Research-14K rows (fixtures of the released shape in tests/factories/released.py)."""
 
 from __future__ import annotations
 
 from cycle.data.paper_conversation import Outline, fenced_block, render_bibliography
 from cycle.data.prompt_bibliography import merge_references, parse_bibliography_turn
 from cycle.data.released import paper_from_research14k_row, research14k_bibliography
-from tests.released_layout import BIB_USER_TURN, RESULTS, TRAIN_DATA, released_row
+from tests.factories.released import BIB_USER_TURN, RESULTS, TRAIN_DATA, released_row
 
 
 def test_train_data_as_released_is_a_fenced_block() -> None:

@@ -7,35 +7,24 @@ parsers they feed.
 from __future__ import annotations
 
 import importlib.resources
-import importlib.util
 import json
 import re
 import statistics
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from cycle.data.sample_corpus.corpus import generate
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "packages/data/src/cycle/data/sample"
-SCRIPT = ROOT / "scripts/make_sample_corpus.py"
 SUBMISSION = "ICLR.cc/2024/Conference/-/Submission"
 _COMMENT = re.compile(r"(?<!\\)%.*")
 _CITE = re.compile(r"\\cite\{([^}]*)\}")
 _INPUT = re.compile(r"\\(?:input|include)\{([^}]+)\}")
 _ABLATION = re.compile(r"\\(?:sub)?section\*?\{Ablation")
 _LIMITATIONS = re.compile(r"\\(?:section\{|paragraph\{)Limitations")
-
-
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_sample_corpus", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_sample_corpus"] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
 
 
 def _strip_comments(tex: str) -> str:
@@ -81,15 +70,15 @@ def _mean_rating(notes: list[dict[str, Any]]) -> float:
 
 
 def test_generator_reproduces_the_checked_in_corpus(tmp_path: Path) -> None:
-    _load_script().main(["--out", str(tmp_path)])
+    generate(tmp_path)
     fresh = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     bundled = {p.relative_to(SAMPLE): p.read_bytes() for p in SAMPLE.rglob("*") if p.is_file()}
     assert sorted(fresh) == sorted(bundled), (
-        "file set differs: run python scripts/make_sample_corpus.py"
+        "file set differs: run python -m cycle.data.sample_corpus"
     )
     changed = [str(p) for p in fresh if fresh[p] != bundled[p]]
     assert not changed, (
-        f"stale sample files (run python scripts/make_sample_corpus.py): {changed[:5]}"
+        f"stale sample files (run python -m cycle.data.sample_corpus): {changed[:5]}"
     )
 
 

@@ -20,6 +20,7 @@ from cycle.researcher.protocol import (
     parse_paper,
     results_message,
 )
+from tests.factories.protocol import assert_parsed_matches
 
 REFS = [
     Reference(
@@ -107,22 +108,6 @@ def papers(draw: st.DrawFn) -> tuple[Paper, Outline]:
         experimental_results=draw(st.lists(_result, max_size=2)),
     )
     return paper, outline
-
-
-def assert_parsed_matches(parsed, paper: Paper, outline: Outline) -> None:
-    """Every field of the rendered paper and outline came back from the parser."""
-    assert parsed.problems == []
-    assert parsed.title == paper.title
-    assert parsed.abstract == paper.abstract
-    assert parsed.sections == [(h, b) for h, b in paper.sections]
-    assert (parsed.motivation, parsed.main_idea) == (outline.motivation, outline.main_idea)
-    assert (parsed.interestingness, parsed.feasibility, parsed.novelty) == (
-        outline.interestingness,
-        outline.feasibility,
-        outline.novelty,
-    )
-    assert parsed.experimental_setup == outline.experimental_setup
-    assert parsed.experimental_results == outline.experimental_results
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

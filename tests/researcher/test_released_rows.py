@@ -16,7 +16,7 @@ from cycle.researcher.data import sft_conversations
 from cycle.researcher.export import to_tex
 from cycle.researcher.protocol import build_prompt, parse_paper, parse_results_turn
 from cycle.researcher.report import references_cited, write_report
-from tests.released_layout import RESULTS, RESULTS_TURN, released_row
+from tests.factories.released import RESULTS, RESULTS_TURN, released_row
 
 
 def _released_paper(row: dict):

@@ -10,7 +10,7 @@ from cycle.data.arxiv import load_arxiv_paper
 from cycle.data.outline import HeuristicOutline
 from cycle.data.paper_conversation import paper_messages
 from cycle.researcher.protocol import parse_paper
-from tests.researcher.test_protocol import assert_parsed_matches
+from tests.factories.protocol import assert_parsed_matches
 
 ARXIV = resources.files("cycle.data") / "sample" / "arxiv"
 FOLDERS = sorted(p.name for p in ARXIV.iterdir() if p.is_dir())[:3]

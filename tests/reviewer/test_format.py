@@ -628,7 +628,7 @@ def test_score_from_string_refuses_numbers_that_run_on(raw: str) -> None:
     ],
 )
 def test_negated_decisions_are_reject(raw: str, accepted: bool) -> None:
-    from cycle.data.review_text import is_accept
+    from cycle.data.decision import is_accept
 
     assert is_accept(raw) is accepted
     assert parse_review(f"## Rating\n\n6\n\n## Paper Decision\n\n{raw}").accepted is accepted

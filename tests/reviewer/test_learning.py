@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reviewer.test_stages import reviewed_paper, write_review5k
+from tests.factories.review5k import reviewed_paper, write_review5k
 
 # One worker runs the module: two tests share the benchmark run of the module-scoped fixture.
 pytestmark = pytest.mark.xdist_group("reviewer_learning")
@@ -222,7 +222,7 @@ def test_benchmark_presets_compose_on_smollm2(size: str, tmp_path: Path) -> None
 def test_the_prompt_names_the_reviewer_rating_scale() -> None:
     from cycle.reviewer.infer import Reviewer
     from cycle.reviewer.schemas import ReviewerConfig
-    from tests.reviewer.test_stages import ScriptedGenerator
+    from tests.factories.generators import ScriptedGenerator
 
     generator = ScriptedGenerator.__new__(ScriptedGenerator)
     generator.tokenizer = None

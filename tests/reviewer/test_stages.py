@@ -3,78 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from cycle.core.generation.base import Completion, Generator
-from cycle.data.records import Paper, Review, ReviewedPaper
+from cycle.data.records import Review, ReviewedPaper
 from cycle.data.review_text import ReviewSet, render_review_text
-
-
-def reviewed_paper(
-    pid: str, ratings: Sequence[float], decision: str, words: int = 60
-) -> ReviewedPaper:
-    body = " ".join(
-        f"We study problem {pid} with method {i % 7} on dataset {i % 5}." for i in range(words)
-    )
-    paper = Paper(
-        pid, title=f"Paper {pid}", abstract=f"Abstract of {pid}.", sections=[("Introduction", body)]
-    )
-    reviews = [
-        Review(
-            summary=f"A summary of {pid}.",
-            strengths="Clear.",
-            weaknesses="Few baselines.",
-            questions="Why?",
-            soundness=3,
-            presentation=3,
-            contribution=2,
-            rating=r,
-            confidence=4,
-            flag_for_ethics_review="No ethics review needed.",
-        )
-        for r in ratings
-    ]
-    return ReviewedPaper(paper, reviews, meta_review=f"Meta review of {pid}.", decision=decision)
-
-
-def write_review5k(root: Path, splits: Mapping[str, Sequence[ReviewedPaper]]) -> Path:
-    """A Review-5K folder as ``build_data`` writes it (papers + sft views), with chosen splits."""
-    from datasets import Dataset, DatasetDict
-
-    from cycle.data.features import REVIEW5K
-    from cycle.data.review5k import review5k_row, sft_view
-
-    papers = DatasetDict(
-        {
-            name: Dataset.from_list([review5k_row(rp) for rp in rps], features=REVIEW5K)
-            for name, rps in splits.items()
-        }
-    )
-    papers.save_to_disk(str(root / "papers" / "hf"))
-    DatasetDict({name: sft_view(ds) for name, ds in papers.items()}).save_to_disk(
-        str(root / "sft" / "hf")
-    )
-    return root
-
-
-class ScriptedGenerator(Generator):
-    """Answers each prompt with ``outputs[title]`` (a JSON file) for the title in the prompt."""
-
-    def __init__(self, outputs_file: str) -> None:
-        self.outputs = json.loads(Path(outputs_file).read_text())
-        self.tokenizer = None
-
-    def generate(self, prompts, sampling, n=None):
-        answers = []
-        for i, prompt in enumerate(prompts):
-            text = next(
-                v for k, v in self.outputs.items() if f"\\title{{{k}}}" in prompt[-1]["content"]
-            )
-            answers.append([Completion(text, [], "stop", prompt_index=i) for _ in range(n or 1)])
-        return answers
+from tests.factories.review5k import reviewed_paper, write_review5k
 
 
 def review_set_text(ratings: Sequence[float], decision: str) -> str:
@@ -113,7 +49,7 @@ def test_evaluate_reviewer_table_matches_hand_computed(tmp_path: Path) -> None:
             "logger.mode=offline",
             "~reviewers.cycle_reviewer",
             "+reviewers.scripted.label=Scripted",
-            "+reviewers.scripted.generator._target_=tests.reviewer.test_stages.ScriptedGenerator",
+            "+reviewers.scripted.generator._target_=tests.factories.generators.ScriptedGenerator",
             f"+reviewers.scripted.generator.outputs_file={tmp_path / 'outputs.json'}",
         ],
         run_dir=run_dir,

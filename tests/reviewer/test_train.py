@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reviewer.test_stages import reviewed_paper, write_review5k
+from tests.factories.review5k import reviewed_paper, write_review5k
 
 # The module's tests read one trained run: on one xdist worker, it is trained once.
 pytestmark = pytest.mark.xdist_group("train_reviewer")

@@ -16,9 +16,17 @@ import pytest
 from cycle.core.generation.base import Completion, Generator
 from cycle.core.io import read_jsonl, sha256_path
 from cycle.core.stages import run_stage
-from cycle.data.records import Paper, Reference
+from tests.factories.research14k import write_research14k
+from tests.factories.stages import tiny_overrides
 
 RATINGS = (1, 3, 5, 6, 8, 10)
+# Four train papers (and one test paper) of two sections, two references each.
+PAPERS = {
+    "n_train": 4,
+    "n_refs": 2,
+    "sections": [("Experiments", "It works.")],
+    "experiment": ("M", "Run.", "a"),
+}
 
 
 class HashReviewer(Generator):
@@ -44,68 +52,27 @@ class HashReviewer(Generator):
         return out
 
 
-def _write_research14k(root: Path, n_train: int = 4) -> None:
-    from datasets import Dataset
-
-    from cycle.data.features import RESEARCH14K
-    from cycle.data.paper_conversation import Outline
-    from cycle.data.research14k import research14k_row
-    from cycle.data.writer import save_splits
-
-    rows = []
-    for i in range(n_train + 1):
-        refs = [
-            Reference(f"k{i}{j}", f"Work {j}", f"We study {j}.", f"@misc{{k{i}{j},\n}}")
-            for j in range(2)
-        ]
-        paper = Paper(
-            f"p{i}",
-            f"Paper {i}",
-            "We propose a method.",
-            [("Introduction", f"Intro~\\cite{{k{i}0}}."), ("Experiments", "It works.")],
-            refs,
-            date=f"2024-01-0{i + 1}",
-        )
-        outline = Outline(
-            "Gap.",
-            "Idea.",
-            6,
-            6,
-            6,
-            [{"name": "M", "description": "Run."}],
-            [{"name": "M", "result": {"table": [["a"], ["1"]]}}],
-        )
-        rows.append(research14k_row(paper, outline))
-    splits = {
-        "train": Dataset.from_list(rows[:n_train], features=RESEARCH14K),
-        "test": Dataset.from_list(rows[n_train:], features=RESEARCH14K),
-    }
-    save_splits(splits, root / "runs" / "build_data" / "tiny" / "research14k" / "papers", ["jsonl"])
-
-
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, tiny_lm):
     from cycle.core.models import save_hf_folder
 
     root = tmp_path_factory.mktemp("rlloop")
-    _write_research14k(root)
+    write_research14k(root, **PAPERS)
     model, tokenizer = tiny_lm
     save_hf_folder(model, tokenizer, root / "runs" / "train_researcher" / "tiny" / "model")
     return root
 
 
 def _overrides(root: Path, *extra: str) -> list[str]:
-    return [
-        "experiment=tiny",
-        f"paths.root_dir={root}",
-        "logger=csv",
+    return tiny_overrides(
+        root,
         "review.generator={_target_:tests.rlloop.test_loop.HashReviewer}",
         "sampling.max_new_tokens=8",
         "prompts.batch_size=2",
         "review.batch_size=2",
         "optim.lr=1e-3",
         *extra,
-    ]
+    )
 
 
 def _fingerprint(run_dir: Path) -> dict[str, str]:
@@ -122,7 +89,7 @@ def _fingerprint(run_dir: Path) -> dict[str, str]:
 
 
 def test_missing_policy_names_the_command(tmp_path) -> None:
-    _write_research14k(tmp_path)
+    write_research14k(tmp_path, **PAPERS)
     with pytest.raises(FileNotFoundError, match="cycle train_researcher experiment=tiny"):
         run_stage("rlloop", _overrides(tmp_path), run_dir=tmp_path / "run")
 

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from cycle.core.config import compose_stage
 from cycle.core.io import atomic_write_jsonl, read_jsonl
 from cycle.core.stages import run_stage
+from tests.factories.stages import tiny_overrides
 
 CHAT = [{"role": "system", "content": "Write."}, {"role": "user", "content": "A topic."}]
 
@@ -70,14 +71,7 @@ def test_multi_turn_completion_masks_only_its_assistant_turns(tiny_lm) -> None:
 
 
 def _overrides(root: Path, *extra: str) -> list[str]:
-    return [
-        "experiment=tiny",
-        f"paths.root_dir={root}",
-        "logger=csv",
-        f"pairs={root / 'pairs.jsonl'}",
-        "train.max_length=128",
-        *extra,
-    ]
+    return tiny_overrides(root, f"pairs={root / 'pairs.jsonl'}", "train.max_length=128", *extra)
 
 
 def test_simpo_loss_falls_drops_untrainable_pairs_and_exports(root, tmp_path) -> None:

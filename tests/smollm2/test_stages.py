@@ -12,20 +12,19 @@ import pytest
 from safetensors import safe_open
 
 from cycle.core.io import atomic_write_jsonl
-from cycle.core.stages import run_stage
-from tests.researcher.test_stages import _write_research14k
-from tests.reviewer.test_stages import reviewed_paper, write_review5k
+from cycle.core.stages import discover_stages, run_stage
+from tests.factories.research14k import write_research14k
+from tests.factories.review5k import reviewed_paper, write_review5k
+from tests.factories.stages import tiny_overrides
 
 
 def _overrides(root: Path, cfg, *extra: str) -> list[str]:
-    return [
-        "experiment=tiny",  # run directories runs/<stage>/tiny, where the fixtures put the data
+    return tiny_overrides(
+        root,
         "model=smollm2_135m",
         f"model.cache_dir={cfg.cache_dir}",  # the session's converted model
-        f"paths.root_dir={root}",
-        "logger=csv",
         *extra,
-    ]
+    )
 
 
 def _assert_tied_export(folder: Path) -> None:
@@ -88,7 +87,7 @@ def test_train_reviewer_lora_ga_then_evaluate(reviewer_root, smol_model_cfg) -> 
 @pytest.fixture(scope="module")
 def researcher_root(tmp_path_factory, smol_model_cfg) -> Path:
     root = tmp_path_factory.mktemp("smol_researcher")
-    _write_research14k(root)
+    write_research14k(root)
     return root
 
 
@@ -172,7 +171,7 @@ def test_train_researcher_generate_simpo_and_rlloop(researcher_root, smol_model_
 
 
 def test_detect_scores_with_smollm2(tmp_path, smol_model_cfg) -> None:
-    from tests.integrity.test_detect_stage import _human_jsonl
+    from tests.factories.human_texts import write_human_jsonl
 
     out = run_stage(
         "detect",
@@ -181,7 +180,7 @@ def test_detect_scores_with_smollm2(tmp_path, smol_model_cfg) -> None:
             f"model.cache_dir={smol_model_cfg.cache_dir}",
             f"paths.root_dir={tmp_path}",
             "logger=csv",
-            f"detect.human_files=[{_human_jsonl(tmp_path / 'human.jsonl', n_per_format=3)}]",
+            f"detect.human_files=[{write_human_jsonl(tmp_path / 'human.jsonl', n_per_format=3)}]",
             "detect.human_corpus=null",
             "detect.prefix_tokens=8",
             "detect.max_new_tokens=16",
@@ -194,17 +193,13 @@ def test_detect_scores_with_smollm2(tmp_path, smol_model_cfg) -> None:
     assert any("auroc" in k for k in out)
 
 
-STAGES = ["build_data", "train_reviewer", "train_researcher", "simpo", "rlloop", "generate"]
-STAGES += ["evaluate_reviewer", "detect", "pipeline"]
-
-
 @pytest.mark.parametrize("choice", ["model=smollm2_135m", "experiment=smol_cpu", "experiment=smol"])
 def test_every_stage_composes_with_smollm2_and_its_recipe(choice, tmp_path) -> None:
     from omegaconf import OmegaConf
 
     from cycle.core.config import compose_stage
 
-    for stage in STAGES:
+    for stage in discover_stages():
         cfg = compose_stage(stage, [choice, f"paths.root_dir={tmp_path}"])
         resolved = OmegaConf.to_container(cfg, resolve=True)
         assert resolved["model"]["name"] == "smollm2_135m", stage

@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from cycle.core.config import find_config_dir, register_all_schemas
     from cycle.core.distributed import is_rank_zero
-    from cycle.core.preflight import ConfigError
+    from cycle.core.errors import ConfigError
     from cycle.core.runs import RunLocked, lock_run_dir, unlock_run_dir
     from cycle.core.stages import discover_stages, execute
 

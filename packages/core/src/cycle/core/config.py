@@ -10,6 +10,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from cycle.core.sweeps import join_name, trial_name, trial_tags
+
 CONFIG_ENV = "CYCLE_CONFIG_DIR"
 SCHEMA_GROUP = "cycle.schemas"
 
@@ -37,31 +39,14 @@ def find_config_dir() -> Path:
     )
 
 
-def _safe_part(part: str, limit: int = 96) -> str:
-    """One path component: separators replaced, long values shortened with a hash suffix."""
-    import hashlib
-
-    safe = part.replace(os.sep, "_").replace("[", "").replace("]", "")
-    if len(safe) > limit:
-        safe = safe[: limit - 9] + "-" + hashlib.sha256(part.encode()).hexdigest()[:8]
-    return safe
-
-
-def _join_name(*parts: Any) -> str:
-    """``experiment/overrides`` as a run directory name (each part made path-safe)."""
-    return "/".join(_safe_part(str(p)) for p in parts if p not in (None, "", "None"))
-
-
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("cycle.or"):
         OmegaConf.register_new_resolver(
             "cycle.or", lambda value, default: default if value in (None, "", "None") else value
         )
     if not OmegaConf.has_resolver("cycle.join"):
-        OmegaConf.register_new_resolver("cycle.join", _join_name)
+        OmegaConf.register_new_resolver("cycle.join", join_name)
     if not OmegaConf.has_resolver("cycle.trial"):
-        from cycle.core.sweeps import trial_name, trial_tags
-
         OmegaConf.register_new_resolver("cycle.trial", trial_name)
         OmegaConf.register_new_resolver("cycle.sweep_tags", trial_tags)
     if not OmegaConf.has_resolver("cycle.upstream"):

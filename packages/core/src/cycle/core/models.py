@@ -12,8 +12,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from cycle.core.errors import ConfigError
 from cycle.core.io import atomic_dir
-from cycle.core.preflight import ConfigError
 from cycle.core.schemas import ModelConfig, TinyModelConfig
 
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|im_start|>", "<|im_end|>"]

@@ -11,6 +11,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from cycle.core.errors import ConfigError
+from cycle.core.models import resolve_model_path
+
 # Lightning's precision names (lightning.fabric.plugins.precision.precision._PRECISION_INPUT).
 PRECISIONS = (
     "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true",
@@ -23,10 +26,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "logger.name": ("wandb", "csv"),
     "logger.mode": ("offline", "online", "disabled"),
 }
-
-
-class ConfigError(ValueError):
-    """A user-fixable problem with a composed config; its message is one line naming the fix."""
 
 
 def check_choices(cfg: DictConfig) -> None:
@@ -65,8 +64,6 @@ def check_model(cfg: DictConfig) -> None:
         return
     if OmegaConf.select(cfg, "model.name_or_path") is None:  # the tiny model, built here
         return
-    from cycle.core.models import resolve_model_path
-
     resolve_model_path(cfg.model)  # ModelNotAvailableError (a ConfigError) names `hf download`
 
 

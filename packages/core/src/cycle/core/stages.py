@@ -15,7 +15,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from cycle.core.distributed import rank_label
-from cycle.core.preflight import ConfigError, preflight
+from cycle.core.errors import ConfigError
+from cycle.core.preflight import preflight
 from cycle.core.runs import Run, mark_failed, seed_everything
 from cycle.core.upstream import check_upstream
 

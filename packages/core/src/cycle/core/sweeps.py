@@ -1,4 +1,5 @@
-"""Sweeps (``cycle <stage> -m ...``): trial names, W&B tags and a table comparing the trials.
+"""Sweeps (``cycle <stage> -m ...``): trial names, W&B tags and a table comparing the trials;
+and the path-safe folder names of runs and trials (``${cycle.join:...}``).
 
 The swept keys are those of ``hydra.sweeper.params`` (a ``sweep=`` preset) plus the keys the
 command line sweeps (``key=a,b``, ``key=range(...)``), which the ``cycle`` command passes to
@@ -8,6 +9,7 @@ every trial in ``$CYCLE_SWEPT_KEYS`` (trials may run in other processes: submiti
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -25,6 +27,19 @@ from cycle.core.runs import MANIFEST
 SWEPT_ENV = "CYCLE_SWEPT_KEYS"
 TABLE = "comparison"  # <sweep dir>/comparison.md and comparison.csv
 log = logging.getLogger(__name__)
+
+
+def _safe_part(part: str, limit: int = 96) -> str:
+    """One path component: separators replaced, long values shortened with a hash suffix."""
+    safe = part.replace(os.sep, "_").replace("[", "").replace("]", "")
+    if len(safe) > limit:
+        safe = safe[: limit - 9] + "-" + hashlib.sha256(part.encode()).hexdigest()[:8]
+    return safe
+
+
+def join_name(*parts: Any) -> str:
+    """``experiment/overrides`` as a run directory name (each part made path-safe)."""
+    return "/".join(_safe_part(str(p)) for p in parts if p not in (None, "", "None"))
 
 
 def command_line_swept_keys(overrides: Sequence[str]) -> list[str]:
@@ -67,13 +82,11 @@ def trial_values(hydra_cfg: Any) -> list[str]:
 def trial_name() -> str:
     """The ``cycle.trial`` resolver: a sweep trial's folder is named by its swept values (every
     override when none is known), so paths and long overrides never hide the β/γ/λ of a trial."""
-    from cycle.core.config import _join_name
-
     hydra_cfg = _multirun_job()
     if hydra_cfg is None:
         return ""
     values = trial_values(hydra_cfg)
-    return _join_name(",".join(values) if values else hydra_cfg.job.override_dirname)
+    return join_name(",".join(values) if values else hydra_cfg.job.override_dirname)
 
 
 def trial_tags() -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cycle.core.preflight import ConfigError
+from cycle.core.errors import ConfigError
 from cycle.core.runs import MANIFEST, artifact_intact
 
 # build_data's artifacts and the data= choice that builds each at paper scale (data=sample, the

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from cycle.data.decision import is_accept
+
 T = TypeVar("T")
 # The rating scale of a review record when its venue does not say otherwise (ICLR, Review-5K).
 DEFAULT_RATING_SCALE = (1.0, 10.0)
@@ -130,8 +132,6 @@ class ReviewedPaper:
 
     @property
     def accepted(self) -> bool:
-        from cycle.data.review_text import is_accept  # review_text imports this module
-
         return is_accept(self.decision)
 
     @property

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from cycle.data.abstracts import attach_abstracts
+from cycle.data.decision import is_accept
 from cycle.data.dedupe import Deduper
 from cycle.data.features import RESEARCH14K
 from cycle.data.outline import OutlineExtractor
 from cycle.data.paper_conversation import Outline, paper_messages, split_halves
 from cycle.data.problems import Problem
 from cycle.data.records import Paper
-from cycle.data.review_text import is_accept
 from cycle.data.semantic_scholar import SemanticScholar
 from cycle.data.splits import chronological_split
 from cycle.data.writer import EXPORTS, RejectLog, RowSpool, TokenCounter, length_stats, save_splits

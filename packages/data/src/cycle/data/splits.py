@@ -13,7 +13,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from cycle.core.preflight import ConfigError
+from cycle.core.errors import ConfigError
 
 
 def split_sizes(n: int, train: int, test: int) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cycle.core.io import atomic_write_text, save_figure
-from cycle.data.review_text import is_accept
+from cycle.data.decision import is_accept
 from cycle.researcher.protocol import GeneratedPaper, parse_outline_turn
 from cycle.researcher.selection import best_of_n_curve
 

@@ -15,8 +15,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from cycle.core.errors import ConfigError
 from cycle.core.generation.base import Generator, encode_prompts
-from cycle.core.preflight import ConfigError
 from cycle.core.runs import one_line_reason
 from cycle.core.schemas import SamplingConfig
 from cycle.data.records import Reference

@@ -1,4 +1,5 @@
-"""Research-14K rows in the released layout, written from its format facts (no released text).
+"""Research-14K rows and DeepReviewer review records in the released layouts, written from their
+format facts (no released text).
 
 - ``references``: Semantic Scholar records (``paperId`` may be null, ``title``, ``abstract``),
   no bib key and no BibTeX; the keys the paper cites live only in the user turn.
@@ -110,3 +111,40 @@ def released_row(paper_id: str = "p1", bibitems: bool = False) -> dict[str, Any]
             {"role": "assistant", "content": SECOND_TURN},
         ],
     }
+
+
+RESEARCH_ROW = {
+    "paperId": "abc",
+    "title": "T",
+    "abstract": "A",
+    "venue": "International Conference on Learning Representations",
+    "year": 2024,
+    "authors": [{"authorId": "1", "name": "Ada"}],
+    "arxiv": "2401.00001",
+    "references": [{"paperId": "r1", "title": "R", "abstract": "RA"}],
+    "sections": [["Introduction", "Hi \\cite{x}"], ["Experiments", "Table"]],
+    "figures": ["f.pdf"],
+    "train_data": "{}",
+    "messages": [{"role": "system", "content": "s"}],
+}
+
+
+REVIEW_RECORD = {  # DeepReviewer sample.json layout
+    "id": "F9",
+    "title": "Paper",
+    "paper_context": "\\title{Paper}\\begin{abstract}Abs.\\end{abstract}\n\\section{Intro}\nText.",
+    "decision": "Reject",
+    "review": [
+        {
+            "id": "r1",
+            "rating": 6,
+            "content": {
+                "summary": "s",
+                "rating": "6: marginally above the acceptance threshold",
+                "soundness": "3 good",
+                "confidence": "3: fairly",
+            },
+        },  # fmt: skip
+        {"id": "r2", "content": {"summary": "t", "rating": "N/A"}},
+    ],
+}
