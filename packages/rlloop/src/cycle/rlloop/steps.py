@@ -190,7 +190,7 @@ def step_evaluate(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
 
 
 def step_baseline(cfg: DictConfig, run_dir: Path, t: int | None = None) -> dict[str, Any]:
-    d = run_dir / "baseline"
+    d = step_dir(run_dir, None)
     stats = evaluate_policy(cfg, str(cfg.policy), d / "eval")
     atomic_write_json(
         d / "metrics.json", {"policy": 0, "policy_out": str(cfg.policy), "eval": stats}
