@@ -36,13 +36,18 @@ the tiny random model in seconds (the test).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cycle.core.schemas import ModelConfig
+    from cycle.reviewer.schemas import EvaluateReviewerConfig, TrainReviewerConfig
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,9 @@ def _overrides(args: argparse.Namespace, size: Size) -> list[str]:
     ]
 
 
-def _scored(model_cfg: Any, prompts: list[list[dict[str, str]]], scale: tuple[int, int]) -> Any:
+def _scored(
+    model_cfg: ModelConfig, prompts: list[list[dict[str, str]]], scale: tuple[int, int]
+) -> Any:
     import torch
 
     from cycle.core.models import load_causal_lm
@@ -86,22 +93,14 @@ def _scored(model_cfg: Any, prompts: list[list[dict[str, str]]], scale: tuple[in
     return [scorer.score(p) for p in prompts]
 
 
-def _generated(cfg: Any, name_or_path: str | None, papers: list[str]) -> list[Any]:
+def _generated(
+    cfg: EvaluateReviewerConfig, name_or_path: str | None, papers: list[str]
+) -> list[Any]:
     """Full reviews of ``papers`` by the model at ``name_or_path`` (``cfg``: evaluate_reviewer's)."""
-    from omegaconf import OmegaConf
-
-    from cycle.core.config import to_dataclass
-    from cycle.core.schemas import BackendConfig, SamplingConfig
     from cycle.reviewer.infer import build_reviewer
-    from cycle.reviewer.schemas import ReviewerConfig
 
-    model = OmegaConf.merge(cfg.model, {"name_or_path": name_or_path})
-    reviewer = build_reviewer(
-        model,
-        to_dataclass(cfg.backend, BackendConfig),
-        to_dataclass(cfg.sampling, SamplingConfig),
-        to_dataclass(cfg.reviewer, ReviewerConfig),
-    )
+    model = dataclasses.replace(cfg.model, name_or_path=name_or_path)
+    reviewer = build_reviewer(model, cfg.backend, cfg.sampling, cfg.reviewer)
     return reviewer.review(papers)
 
 
@@ -202,15 +201,13 @@ def curve_figure(history: list[dict[str, Any]], constant_mae: float | None, path
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
-    from omegaconf import OmegaConf
 
-    from cycle.core.config import compose_stage, to_dataclass
+    from cycle.core.config import load_stage_config
     from cycle.core.models import load_tokenizer
     from cycle.core.stages import run_stage
     from cycle.data.review5k import reviewer_prompt
     from cycle.reviewer.evaluate import human_row
     from cycle.reviewer.infer import fit_paper
-    from cycle.reviewer.schemas import ReviewerConfig
     from cycle.reviewer.scoring import accept_threshold, rating_scale
     from cycle.reviewer.train import load_review5k
 
@@ -219,7 +216,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     overrides = _overrides(args, size)
-    train_cfg = compose_stage("train_reviewer", overrides)
+    train_cfg: TrainReviewerConfig = load_stage_config("train_reviewer", overrides)
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -236,8 +233,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         test = test.select(range(min(size.test_papers, len(test))))
     scale = rating_scale(test)
     threshold = accept_threshold(scale)
-    max_length = int(train_cfg.sft.max_length)
-    eval_cfg = compose_stage(
+    max_length = train_cfg.sft.max_length
+    eval_cfg: EvaluateReviewerConfig = load_stage_config(
         "evaluate_reviewer",
         [
             *overrides,
@@ -248,14 +245,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     # The input every predictor reads: the reviewer prompt, the paper cut to the prompt budget
     # (the cut ``Reviewer.prompt`` makes before generating).
-    reviewer_cfg = to_dataclass(eval_cfg.reviewer, ReviewerConfig)
+    reviewer_cfg = eval_cfg.reviewer
     tokenizer = load_tokenizer(eval_cfg.model)
 
     def prompt(text: str) -> list[dict[str, str]]:
         fitted = fit_paper(
             tokenizer,
             reviewer_prompt(text, reviewer_cfg.num_reviews, scale),
-            int(reviewer_cfg.max_prompt_tokens),
+            reviewer_cfg.max_prompt_tokens,
             reviewer_cfg.paper_truncation,
         )
         if fitted is None:
@@ -299,13 +296,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     models = {
         "trained": str(train_dir / "model"),
-        "untrained": train_cfg.model.get("name_or_path"),
+        "untrained": train_cfg.model.name_or_path,
     }
     scored = {}
     for label, path in models.items():
         _log(f"scoring {len(ids)} test papers with the {label} model")
         scores = _scored(
-            OmegaConf.merge(train_cfg.model, {"name_or_path": path}), test_prompts, scale
+            dataclasses.replace(train_cfg.model, name_or_path=path), test_prompts, scale
         )
         expected = [s.expected for s in scores]
         scored[label] = scores
@@ -344,7 +341,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         json.loads(line) for line in (train_dir / "validation.jsonl").read_text().splitlines()
     ]
     val = load_review5k(args.data, "papers", "train")
-    val = val.select(range(len(val) - int(train_cfg.validation.papers), len(val)))
+    val = val.select(range(len(val) - train_cfg.validation.papers, len(val)))
     constant_val_mae = (
         sum(abs(constant - float(r)) for r in val["mean_rating"]) / len(val) if len(val) else None
     )

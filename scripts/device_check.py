@@ -61,9 +61,9 @@ RUN_BUDGET_S = 8 * 60
 # issue 20's reviewer learning run at --size gpu (a `run` call of its own; not measured yet).
 LEARNING_S = 240
 CONVERT = (
-    "import sys; from cycle.core.config import compose_stage; "
+    "import sys; from cycle.core.config import load_stage_config; "
     "from cycle.core.models import resolve_model_path; "
-    "print(resolve_model_path(compose_stage('train_reviewer', sys.argv[1:]).model))"
+    "print(resolve_model_path(load_stage_config('train_reviewer', sys.argv[1:]).model))"
 )
 
 
@@ -272,24 +272,20 @@ def arrival(payload: Path) -> list[Path]:
 def dry_run() -> int:
     """Compose every command the checks run (each pipeline step as the pipeline would) and
     collect the gpu tests: what can be checked without a GPU."""
-    from omegaconf import OmegaConf
-
-    from cycle.core.config import compose_stage
+    from cycle.core.config import load_stage_config
 
     planned = [
         ("build_data", ["experiment=smol", "token_stats=false", ZERO2_RUNS, *COMMON]),
         ("train_reviewer", [*ZERO2, *COMMON, ZERO2_RUNS]),
         ("train_reviewer", [*ZERO2, *COMMON, f"paths.runs_dir={WORK}/runs"]),
     ]
-    pipeline = compose_stage("pipeline", SMOL)
+    pipeline = load_stage_config("pipeline", SMOL)
     for step in pipeline.steps.values():
-        overrides = OmegaConf.to_container(step.overrides, resolve=True)
-        planned.append((step.stage, [*SMOL, *overrides]))
+        planned.append((step.stage, [*SMOL, *step.overrides]))
     for stage, overrides in planned:
-        cfg = compose_stage(stage, overrides)
-        OmegaConf.to_container(cfg, resolve=True)
-        model = cfg.get("model", {})
-        print(f"composes: cycle {stage} {' '.join(overrides)} (model {model.get('name')})")
+        cfg = load_stage_config(stage, overrides)
+        model = getattr(cfg, "model", None)
+        print(f"composes: cycle {stage} {' '.join(overrides)} (model {model and model.name})")
     for check in checks(Path(os.environ.get("REVIEW_DATA", "/nonexistent"))):
         print(f"check: {check.key} ({check.timeout_s} s): {shlex.join(check.argv)}")
     collect = subprocess.run(

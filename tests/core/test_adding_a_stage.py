@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
-from cycle.core.config import SCHEMA_GROUP, find_config_dir
+from cycle.core.config import SCHEMA_GROUP, find_config_dir, stage_schema
+from cycle.core.schemas import StageConfig
 from cycle.core.stages import discover_stages, load_stage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,20 +42,32 @@ def test_entry_point_and_config(stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_its_package_registers_schemas(stage: str) -> None:
+def test_its_package_registers_its_schema(stage: str) -> None:
     dist = discover_stages()[stage].dist
     assert dist is not None
     registers = {ep.dist.name for ep in entry_points(group=SCHEMA_GROUP) if ep.dist is not None}
     assert dist.name == "cycle-core" or dist.name in registers, f"{dist.name}: no {SCHEMA_GROUP}"
+    schema = stage_schema(stage)
+    assert issubclass(schema, StageConfig)
+    assert get_type_hints(load_stage(stage))["cfg"] is schema, f"{stage}: cfg is not its schema"
 
 
-def test_every_recipe_folder_belongs_to_a_stage_that_pulls_it_in() -> None:
+@pytest.mark.parametrize("stage", STAGES)
+def test_it_pulls_in_its_recipes(stage: str) -> None:
+    text = (CONF / f"{stage}.yaml").read_text(encoding="utf-8")
+    assert f"optional recipe/{stage}@_global_: ${{model}}" in text
+    assert f"optional recipe/{stage}/experiment@_global_: ${{experiment}}" in text
+
+
+def test_every_recipe_folder_belongs_to_a_stage() -> None:
     folders = sorted(p.name for p in (CONF / "recipe").iterdir() if p.is_dir())
     assert folders
     for name in folders:
         assert name in STAGES, f"conf/recipe/{name}: no such stage"
-        text = (CONF / f"{name}.yaml").read_text(encoding="utf-8")
-        assert f"optional recipe/{name}@_global_: ${{model}}" in text, f"conf/{name}.yaml"
+        for sub in (CONF / "recipe" / name).iterdir():
+            assert sub.suffix == ".yaml" or sub.name == "experiment", (
+                f"conf/recipe/{name}/{sub.name}"
+            )
 
 
 @pytest.mark.parametrize("stage", STAGES)

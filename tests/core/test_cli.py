@@ -93,3 +93,21 @@ def test_stage_help_lists_group_options_without_schemas(capsys):
     out = capsys.readouterr().out
     assert "usage: cycle train_lm" in out and "causal-LM SFT" in out
     assert "  peft: lora, lora_ga, none\n" in out and "schema" not in out
+
+
+def test_stage_help_and_job_config_show_only_what_the_stage_reads(capsys, tmp_path):
+    main(["build_data", "--help"])
+    text = capsys.readouterr().out
+    assert "  data: " in text and "  model: " in text and "  trainer: " not in text
+    main(["train_reviewer", "--help"])
+    assert "  trainer: " in capsys.readouterr().out
+    main(["build_data", "--cfg", "job", f"paths.root_dir={tmp_path}", "trainer=gpu"])
+    job = capsys.readouterr().out
+    assert "\ndata:" in job and "\ntrainer:" not in job and "\nreview:" not in job
+
+
+def test_a_typo_in_a_stage_node_is_one_line(capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        main(["generate", "--cfg", "job", f"paths.root_dir={tmp_path}", "+max_prompt=3"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "max_prompt" in err and "GenerateConfig" in err

@@ -1,7 +1,10 @@
-"""Every config under conf/ composes; schemas reject wrong types; trainer presets instantiate."""
+"""Every config under conf/ composes; each stage's schema is strict; experiments hold only
+choices, upstream runs and hardware; trainer presets instantiate."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,19 +12,28 @@ import yaml
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from cycle.core.config import compose_stage, find_config_dir, to_dataclass
-from cycle.core.schemas import TrainerConfig
+from cycle.core.config import compose_stage, find_config_dir, load_stage_config, stage_schema
+from cycle.core.errors import ConfigError
 from cycle.core.training.trainer import build_strategy, build_trainer
 
 CONF = find_config_dir()
 STAGES = sorted(p.stem for p in CONF.glob("*.yaml") if p.stem != "base")
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 GROUPS_WITHOUT_STAGE_DEFAULT = {"experiment", "sweep", "launcher", "paths"}
+# What an experiment may set besides its preset choices and upstream runs: hardware.
+HARDWARE = {
+    "trainer": {"devices", "num_nodes"},
+    "backend": {"tensor_parallel_size", "batch_size", "static_cache"},
+}
+
+
+def _reads(stage: str) -> set[str]:
+    """The nodes a stage's schema names."""
+    return {f.name for f in dataclasses.fields(stage_schema(stage))}
 
 
 def _stage_groups(stage: str) -> set[str]:
-    defaults = yaml.safe_load((CONF / f"{stage}.yaml").read_text()).get("defaults", [])
-    groups = {next(iter(d)) for d in defaults if isinstance(d, dict)}
-    return {g.removeprefix("optional ").removeprefix("override ") for g in groups} | {"logger"}
+    return {g for g in _reads(stage) if (CONF / g).is_dir()}
 
 
 def _resolve(cfg) -> dict:
@@ -57,20 +69,51 @@ def test_every_group_option_composes_in_a_stage_that_uses_the_group(group, optio
     OmegaConf.to_container(cfg[group], resolve=True)
 
 
-@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONF / "experiment").glob("*.yaml")))
-def test_every_experiment_composes_with_some_stage(experiment, tmp_path):
-    composed = []
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes_with_every_stage(experiment, tmp_path):
+    """An experiment chooses presets and hardware for whichever stage it is run with; its
+    per-stage settings are recipes (conf/recipe/<stage>/...), applied only to their stage."""
     for stage in STAGES:
-        if "experiment" not in _stage_groups(stage):
-            continue
-        try:
-            cfg = compose_stage(stage, [f"experiment={experiment}", f"paths.root_dir={tmp_path}"])
-        except ConfigCompositionException:
-            continue
+        cfg = compose_stage(stage, [f"experiment={experiment}", f"paths.root_dir={tmp_path}"])
         _resolve(cfg)
-        assert cfg.experiment_name == experiment
-        composed.append(stage)
-    assert composed, f"experiment '{experiment}' composes with no stage"
+        assert cfg.experiment_name == ("default" if experiment == "default" else experiment)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiments_hold_only_choices_upstream_and_hardware(experiment):
+    data = yaml.safe_load((CONF / "experiment" / f"{experiment}.yaml").read_text()) or {}
+    for key, value in data.items():
+        if key in ("defaults", "upstream", "seed", "threads"):
+            continue
+        if key == "review":
+            assert set(value) == {"backend"}, f"{experiment}: review.{set(value) - {'backend'}}"
+            value = value["backend"]
+            key = "backend"
+        assert key in HARDWARE, f"{experiment} sets {key}: a recipe's or a preset's key"
+        assert set(value) <= HARDWARE[key], f"{experiment}: {key}.{set(value) - HARDWARE[key]}"
+
+
+def test_a_typo_inside_a_stage_node_fails_composition(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "recipe" / "train_reviewer" / "experiment" / "typo.yaml").write_text(
+        "# @package _global_\nsft:\n  max_lenght: 512\n"
+    )
+    (conf / "experiment" / "typo.yaml").write_text("# @package _global_\n")
+    with pytest.raises(ConfigError, match="max_lenght.*not in 'SFTConfig'"):
+        compose_stage("train_reviewer", ["experiment=typo", f"paths.root_dir={tmp_path}"], conf)
+    with pytest.raises(ConfigError, match="rounds.*not in 'GenerateConfig'"):
+        compose_stage("generate", ["+rounds=3", f"paths.root_dir={tmp_path}"])
+
+
+def test_a_stage_leaves_out_the_groups_it_does_not_read(tmp_path):
+    cfg = load_stage_config("build_data", ["trainer=gpu", f"paths.root_dir={tmp_path}"])
+    assert not hasattr(cfg, "trainer") and not hasattr(cfg, "review")
+    assert type(cfg).__name__ == "BuildDataConfig" and cfg.data.name == "sample"
+    trained = load_stage_config("train_reviewer", [f"paths.root_dir={tmp_path}"])
+    assert (
+        trained.peft.method == "lora_ga" and trained.sft.max_length == trained.model.context_length
+    )
 
 
 def test_schema_rejects_a_wrong_type_at_composition(tmp_path):
@@ -105,25 +148,28 @@ def test_run_name_and_wandb_group_follow_experiment_and_overrides(tmp_path):
 
 
 def test_cpu_trainer_preset_instantiates(tmp_path):
-    cfg = compose_stage(
+    cfg = load_stage_config(
         next(s for s in STAGES if "trainer" in _stage_groups(s)), [f"paths.root_dir={tmp_path}"]
     )
-    trainer = build_trainer(to_dataclass(cfg.trainer, TrainerConfig), default_root_dir=tmp_path)
+    trainer = build_trainer(cfg.trainer, default_root_dir=tmp_path)
     assert trainer.accumulate_grad_batches == cfg.trainer.accumulate_grad_batches
     assert trainer.gradient_clip_val == cfg.trainer.gradient_clip_val
 
 
 @pytest.mark.parametrize(
     ("preset", "stage", "offload"),
-    [("deepspeed_zero2", 2, False), ("deepspeed_zero3_offload", 3, True)],
+    [
+        ("deepspeed_zero2", 2, False),
+        ("deepspeed_zero3", 3, False),
+        ("deepspeed_zero3_offload", 3, True),
+    ],
 )
 def test_deepspeed_presets_construct_their_strategy_on_cpu(preset, stage, offload, tmp_path):
     pytest.importorskip("deepspeed")
     from lightning.pytorch.strategies import DeepSpeedStrategy
 
     s = next(s for s in STAGES if "trainer" in _stage_groups(s))
-    cfg = compose_stage(s, [f"trainer={preset}", f"paths.root_dir={tmp_path}"])
-    tcfg = to_dataclass(cfg.trainer, TrainerConfig)
+    tcfg = load_stage_config(s, [f"trainer={preset}", f"paths.root_dir={tmp_path}"]).trainer
     assert tcfg.precision == "bf16-mixed" and tcfg.gradient_clip_val == 1.0
     strategy = build_strategy(tcfg)
     assert isinstance(strategy, DeepSpeedStrategy)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from omegaconf import OmegaConf
 
 from cycle.core.generation import (
     VLLMGenerator,
@@ -121,8 +120,8 @@ def test_llm_kwargs_from_backend_config():
     }
 
 
-def test_llm_kwargs_minimal_and_from_dictconfig():
-    cfg = OmegaConf.structured(BackendConfig(name="vllm", extra={"seed": 3}))
+def test_llm_kwargs_minimal():
+    cfg = BackendConfig(name="vllm", extra={"seed": 3})
     kw = llm_kwargs("m", cfg)
     assert "max_model_len" not in kw and "enable_lora" not in kw and "logits_processors" not in kw
     assert kw["seed"] == 3 and type(kw["seed"]) is int

@@ -1,3 +1,4 @@
+import dataclasses
 import time
 
 import pytest
@@ -5,7 +6,6 @@ import torch
 
 from cycle.core.models import (
     ModelNotAvailableError,
-    as_model_config,
     build_tiny_causal_lm,
     load_causal_lm,
     resolve_model_path,
@@ -72,9 +72,7 @@ def test_tiny_folder_is_cached_by_config(tiny_model_cfg):
 
 
 def test_load_applies_dtype_and_gradient_checkpointing(tiny_model_cfg):
-    cfg = as_model_config(
-        {**tiny_model_cfg.__dict__, "dtype": "bfloat16", "gradient_checkpointing": True}
-    )
+    cfg = dataclasses.replace(tiny_model_cfg, dtype="bfloat16", gradient_checkpointing=True)
     model = load_causal_lm(cfg, with_tokenizer=False)
     assert model.dtype == torch.bfloat16
     assert model.is_gradient_checkpointing

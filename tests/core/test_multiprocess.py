@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cycle.core.io import atomic_write_jsonl
 
@@ -90,23 +92,21 @@ def test_isolated_rlloop_train_step_trains_on_two_ranks(tiny_lm, tmp_path, monke
     """`cycle rlloop isolate_steps=true`: the train step is `python -m cycle.rlloop.loop` whose
     Lightning launches rank 1 from that command."""
     import datasets
-    from omegaconf import OmegaConf
 
-    from cycle.core.config import compose_stage
+    from cycle.core.config import load_stage_config, read_stage_config
     from cycle.core.io import atomic_write_json
     from cycle.core.models import save_hf_folder
     from cycle.rlloop.loop import run_step
     from cycle.rlloop.steps import marker
 
     save_hf_folder(*tiny_lm, tmp_path / "policy")
-    cfg = compose_stage(
+    cfg = load_stage_config(
         "rlloop",
         [*DDP, f"paths.root_dir={tmp_path}", f"policy={tmp_path / 'policy'}", "isolate_steps=true"],
     )
     run_dir = tmp_path / "runs" / "rlloop" / "default"
     run_dir.mkdir(parents=True)
-    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(job, resolve=True))
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg)))
     rows = [
         {
             "prompt_id": f"p{i}",
@@ -121,7 +121,7 @@ def test_isolated_rlloop_train_step_trains_on_two_ranks(tiny_lm, tmp_path, monke
     datasets.Dataset.from_list(rows).save_to_disk(str(run_dir / "round_0" / "pairs"))
     atomic_write_json(marker(run_dir / "round_0", "pairs"), {"pairs": len(rows)})
     monkeypatch.chdir(tmp_path)
-    result = run_step(OmegaConf.load(run_dir / "config.yaml"), run_dir, "train", 0)
+    result = run_step(read_stage_config("rlloop", run_dir / "config.yaml"), run_dir, "train", 0)
     assert result["trained"] and result["steps"] == 2  # 4 pairs, batch 1, 2 ranks
     assert (run_dir / "round_0" / "policy" / "model.safetensors").is_file()
     assert os.environ.get("LOCAL_RANK") is None  # the loop's own process stayed single

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from cycle.core.config import compose_stage
+from cycle.core.config import load_stage_config
 from cycle.core.errors import ConfigError
 from cycle.core.preflight import preflight
 from cycle.core.stages import run_stage
@@ -32,9 +32,9 @@ def test_bad_config_fails_before_the_run_starts(override, message, tmp_path) -> 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_gpu_trainer_on_cpu_names_the_cpu_presets(tmp_path) -> None:
     with pytest.raises(ConfigError, match="needs a CUDA GPU .* use trainer=cpu"):
-        preflight(compose_stage("train_lm", ["data_files=[x]", "trainer=deepspeed_zero2"]))
-    # a stage without a trainer group ignores a preset's trainer keys
-    preflight(compose_stage("generate", ["experiment=researcher_12b"]))
+        preflight(load_stage_config("train_lm", ["data_files=[x]", "trainer=deepspeed_zero2"]))
+    # a stage that does not train leaves an experiment's trainer preset out
+    preflight(load_stage_config("generate", ["experiment=researcher_12b"]))
 
 
 def test_cli_prints_one_line(tmp_path) -> None:

@@ -241,22 +241,23 @@ def test_the_model_is_built_by_the_strategy(tmp_path, tiny_model_cfg):
 
 
 def test_fit_spec_reads_the_stage_config_and_a_policy_replaces_the_model(tmp_path):
-    from omegaconf import OmegaConf
-
+    from cycle.core.config import load_stage_config
     from cycle.core.models import policy_model_config
     from cycle.core.training.fit import fit_spec
 
-    cfg = OmegaConf.create(
-        {
-            "seed": "7",
-            "model": {"name": "tiny", "name_or_path": None},
-            "optim": {"lr": 1e-3},
-            "trainer": {"max_steps": 3},
-        }
+    cfg = load_stage_config(
+        "train_lm",
+        [
+            "data_files=[x]",
+            "seed=7",
+            "optim.lr=1e-3",
+            "trainer.max_steps=3",
+            f"paths.root_dir={tmp_path}",
+        ],
     )
     spec = fit_spec(cfg)
     assert (spec.seed, spec.optim.lr, spec.trainer.max_steps) == (7, 1e-3, 3)
-    assert spec.peft == PeftConfig() and spec.model.name_or_path is None  # no peft group: none
-    policy = fit_spec(cfg, model=policy_model_config(cfg, tmp_path / "policy")).model
+    assert spec.peft == PeftConfig() and spec.model.name_or_path is None  # base's peft: none
+    policy = fit_spec(cfg, model=policy_model_config(cfg.model, tmp_path / "policy")).model
     assert policy.name_or_path == str(tmp_path / "policy")
     assert cfg.model.name_or_path is None  # the stage config is left as it was

@@ -174,3 +174,27 @@ def test_released_presets(tmp_path, monkeypatch):
         0,
         1,
     )
+
+
+def test_llm_outlines_use_the_stage_model_backend_and_sampling(tmp_path, monkeypatch):
+    """``data.outline.method=llm``: the generator is built from the stage's typed model and
+    backend nodes, and the outline is written with its typed sampling node."""
+    from cycle.core.config import load_stage_config
+    from cycle.core.generation import factory
+    from cycle.core.schemas import SamplingConfig
+    from cycle.data.outline import HeuristicOutline, LLMOutline
+    from cycle.data.stages import _outline_extractor
+
+    overrides = [f"paths.root_dir={tmp_path}", "sampling.max_new_tokens=7"]
+    cfg = load_stage_config("build_data", [*overrides, "data.outline.method=llm"])
+    built = []
+    monkeypatch.setattr(
+        factory, "build_generator", lambda backend, model: built.append((backend, model)) or "gen"
+    )
+    extractor = _outline_extractor(cfg, worker=None)
+    assert isinstance(extractor, LLMOutline) and extractor.generator == "gen"
+    assert built == [(cfg.backend, cfg.model)]
+    assert isinstance(extractor.sampling, SamplingConfig) and extractor.sampling.max_new_tokens == 7
+    assert isinstance(
+        _outline_extractor(load_stage_config("build_data", overrides), None), HeuristicOutline
+    )

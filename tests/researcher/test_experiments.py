@@ -18,6 +18,7 @@ from cycle.researcher.experiments import CommandRunner, Limits, build_runner
 from cycle.researcher.protocol import results_message
 from cycle.researcher.report import references_cited
 from cycle.researcher.researcher import RESULTS_PREFILL, Researcher, user_turn_prefix
+from cycle.researcher.schemas import ExperimentRunnerConfig
 
 SETUP = [{"name": "Main", "description": "Compare with \\textsc{Base}"}]
 
@@ -51,8 +52,10 @@ def test_command_runner_invalid_json_and_nonzero_exit() -> None:
 
 
 def test_build_runner_from_config() -> None:
-    assert build_runner({"name": "simulated"}).simulated
-    runner = build_runner({"name": "command", "command": "python -c 'print(1)'", "timeout_s": 5})
+    assert build_runner(ExperimentRunnerConfig(name="simulated")).simulated
+    runner = build_runner(
+        ExperimentRunnerConfig(name="command", command="python -c 'print(1)'", timeout_s=5)
+    )
     assert isinstance(runner, CommandRunner) and runner.argv == ["python", "-c", "print(1)"]
 
 
@@ -110,12 +113,12 @@ def test_resource_limits_stop_the_command(code, limits, error) -> None:
 
 
 def test_documented_container_command_composes() -> None:
-    from cycle.core.config import compose_stage
+    from cycle.core.config import load_stage_config
 
     header = (Path(__file__).parents[2] / "conf" / "experiment_runner" / "command.yaml").read_text()
     docker = next(line for line in header.splitlines() if "docker run" in line)
     overrides = shlex.split(docker.lstrip("# ").replace("$PWD", "/work"))[2:]
-    cfg = compose_stage("generate", overrides)
+    cfg = load_stage_config("generate", overrides)
     runner = build_runner(cfg.experiment_runner)
     assert runner.argv[:3] == ["docker", "run", "--rm"] and "--network=none" in runner.argv
     assert runner.limits.memory_mb is None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cycle.core.config import compose_stage
+from cycle.core.config import load_stage_config
 from cycle.core.stages import run_stage
 from cycle.data.paper_conversation import USER_INSTRUCTION
 from cycle.data.released import research14k_bibliography, research14k_references
@@ -80,7 +80,7 @@ def test_build_data_released_file_then_generate_and_rlloop_prompts(tmp_path: Pat
         ["data=research14k", f"data.research14k_id={path}", "token_stats=false", *root],
         run_dir=tmp_path / "runs" / "build_data" / "rel",
     )
-    gen = compose_stage("generate", ["split=train", "max_references=null", *root])
+    gen = load_stage_config("generate", ["split=train", "max_references=null", *root])
     prompts = {p["prompt_id"]: p["references"] for p in _prompt_rows(gen)}
     expected = {row["paperId"]: research14k_references(row) for row in rows}
     assert prompts == expected
@@ -90,7 +90,7 @@ def test_build_data_released_file_then_generate_and_rlloop_prompts(tmp_path: Pat
         "Sparse Attention for Long Inputs",
         "We study sparse attention for long inputs.",
     )
-    loop = compose_stage("rlloop", [*root, "prompts.max_references=null"])
+    loop = load_stage_config("rlloop", [*root, "prompts.max_references=null"])
     for prompt in load_prompts(loop, "train", None):
         user = prompt.messages[1]["content"]
         assert user == build_prompt(expected[prompt.prompt_id])[1]["content"]

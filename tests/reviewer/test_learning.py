@@ -205,11 +205,11 @@ def test_benchmark_presets_compose_on_smollm2(size: str, tmp_path: Path) -> None
     """The CPU and GPU sizes train SmolLM2 with LoRA-GA on the short target; the GPU one in bf16
     and stopped after 4 minutes of training (it runs only on the device machine). The benchmark
     composes evaluate_reviewer with the same preset."""
-    from cycle.core.config import compose_stage
+    from cycle.core.config import load_stage_config
 
     overrides = [f"experiment=reviewer_learning_{size}", f"paths.root_dir={tmp_path}"]
-    cfg = compose_stage("train_reviewer", [*overrides, "review5k_dir=x"])
-    assert compose_stage("evaluate_reviewer", overrides).model.name == "smollm2_135m"
+    cfg = load_stage_config("train_reviewer", [*overrides, "review5k_dir=x"])
+    assert load_stage_config("evaluate_reviewer", overrides).model.name == "smollm2_135m"
     assert cfg.model.name == "smollm2_135m" and cfg.peft.method == "lora_ga"
     assert cfg.target == "short" and cfg.validation.papers > 0
     if size == "gpu":

@@ -113,11 +113,65 @@ def test_evaluate_reviewer_names_the_missing_upstream(tmp_path: Path) -> None:
         )
 
 
+def test_reviewer_entries_change_the_stage_nodes(tmp_path: Path) -> None:
+    """An entry's partial model / sampling / reviewer nodes replace only the keys they name; a
+    ``tiny`` mapping becomes a ``TinyModelConfig``; the stage's own nodes are left as they were."""
+    from cycle.core.config import load_stage_config
+    from cycle.core.schemas import ModelConfig, TinyModelConfig
+    from cycle.reviewer.stages import _reviewer_setups, with_changes
+
+    cfg = load_stage_config(
+        "evaluate_reviewer",
+        [
+            f"paths.root_dir={tmp_path}",
+            "+reviewers.small={label: Small, model: {tiny: {hidden_size: 64}},"
+            " sampling: {temperature: 0.0}, reviewer: {k: 2}}",
+        ],
+    )
+    setups = _reviewer_setups(cfg)
+    assert setups["cycle_reviewer"].label == "CycleReviewer (ours)"
+    small = setups["small"]
+    assert small.label == "Small" and small.generator is None
+    assert isinstance(small.model.tiny, TinyModelConfig) and small.model.tiny.hidden_size == 64
+    assert small.model.tiny.vocab_size == cfg.model.tiny.vocab_size  # the rest kept
+    assert small.model.context_length == cfg.model.context_length
+    assert small.sampling.temperature == 0.0 and small.sampling.top_p == cfg.sampling.top_p
+    assert small.reviewer.k == 2 and small.reviewer.num_reviews == cfg.reviewer.num_reviews
+    assert small.backend == cfg.backend
+    assert cfg.model.tiny.hidden_size != 64 and cfg.sampling.temperature != 0.0  # not changed
+    # A model with no tiny node gets one from the mapping, on the dataclass defaults.
+    hub = with_changes(ModelConfig(name_or_path="x"), {"tiny": {"hidden_size": 64}}, "m")
+    assert hub.tiny == TinyModelConfig(hidden_size=64)
+    assert with_changes(cfg.model, {"tiny": None}, "m").tiny is None
+
+
+def test_a_typo_in_a_reviewer_entry_fails_before_any_work(tmp_path: Path) -> None:
+    """An unknown key in an entry is one ``ConfigError`` naming its path, raised before the
+    papers are read (here there are none: the missing Review-5K would fail otherwise)."""
+    from cycle.core.errors import ConfigError
+    from cycle.core.stages import run_stage
+
+    for key, path in [
+        ("model.nme_or_path=x", "reviewers.cycle_reviewer.model.nme_or_path"),
+        ("model.tiny.hiden_size=64", "reviewers.cycle_reviewer.model.tiny.hiden_size"),
+        ("sampling.temprature=0", "reviewers.cycle_reviewer.sampling.temprature"),
+        ("reviewer.kk=2", "reviewers.cycle_reviewer.reviewer.kk"),
+    ]:
+        with pytest.raises(ConfigError, match=f"^{path}: no such key") as err:
+            run_stage(
+                "evaluate_reviewer",
+                [f"paths.root_dir={tmp_path}", "logger=csv", f"+reviewers.cycle_reviewer.{key}"],
+                run_dir=tmp_path / "run",
+            )
+        assert "\n" not in str(err.value)
+    assert not (tmp_path / "run" / "reviews").exists()
+
+
 @pytest.mark.parametrize("experiment", ["reviewer_123b", "reviewer_70b", "reviewer_8b"])
 def test_reviewer_presets_compose_for_both_stages(tmp_path: Path, experiment: str) -> None:
-    from cycle.core.config import compose_stage
+    from cycle.core.config import load_stage_config
 
-    train = compose_stage(
+    train = load_stage_config(
         "train_reviewer", [f"experiment={experiment}", f"paths.root_dir={tmp_path}"]
     )
     assert train.peft.method == "lora_ga" and train.optim.lr == pytest.approx(1e-5)
@@ -129,12 +183,14 @@ def test_reviewer_presets_compose_for_both_stages(tmp_path: Path, experiment: st
     assert train.peft.modules_to_save == []
     assert train.sft.max_length == train.model.context_length
     assert train.review5k_dir.endswith(f"build_data/{experiment}/review5k")
-    evaluate = compose_stage(
+    evaluate = load_stage_config(
         "evaluate_reviewer", [f"experiment={experiment}", f"paths.root_dir={tmp_path}"]
     )
     assert evaluate.backend.name == "vllm" and evaluate.model.name == train.model.name
-    assert evaluate.reviewers.cycle_reviewer.model.name_or_path.endswith(
-        f"train_reviewer/{experiment}/model"
+    assert (
+        evaluate.reviewers["cycle_reviewer"]
+        .model["name_or_path"]
+        .endswith(f"train_reviewer/{experiment}/model")
     )
     assert evaluate.sampling.temperature == pytest.approx(
         0.4

@@ -62,12 +62,14 @@ def test_only_adapters_change(trained: dict) -> None:
     """Targets get LoRA (merged in the export), lm_head/norms are modules_to_save; nothing else moves."""
     import torch
 
-    from cycle.core.config import compose_stage
+    from cycle.core.config import load_stage_config
     from cycle.core.models import load_causal_lm
+    from cycle.core.schemas import ModelConfig
 
-    cfg = compose_stage("train_reviewer", trained["overrides"])
+    cfg = load_stage_config("train_reviewer", trained["overrides"])
     base = load_causal_lm(cfg.model, with_tokenizer=False).state_dict()
-    model, tokenizer = load_causal_lm({"name_or_path": str(trained["run_dir"] / "model")})
+    exported = ModelConfig(name_or_path=str(trained["run_dir"] / "model"))
+    model, tokenizer = load_causal_lm(exported)
     tuned = model.state_dict()
     assert tuned.keys() == base.keys()
     changed = {k for k in base if not torch.equal(base[k], tuned[k])}

@@ -217,6 +217,31 @@ def test_interrupted_loop_resumes_to_the_same_artifacts(root, tmp_path, monkeypa
     assert resumed == clean
 
 
+def test_an_isolated_step_reads_the_config_the_loop_ran_with(root, tmp_path, caplog) -> None:
+    """isolate_steps: a step's process (``python -m cycle.rlloop.loop``) types the run's recorded
+    config.yaml again: the same config the loop runs with, typed nodes and `_target_` dict."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from cycle.core.config import load_stage_config, read_stage_config
+    from cycle.core.schemas import ModelConfig
+    from cycle.rlloop.loop import run_step
+
+    cfg = load_stage_config("rlloop", _overrides(root, "eval.max_prompts=1", "isolate_steps=true"))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(dataclasses.asdict(cfg)))  # as Run.open
+    again = read_stage_config("rlloop", run_dir / "config.yaml")
+    assert again == cfg and isinstance(again.review.model, ModelConfig)
+    assert again.review.generator == {"_target_": "tests.rlloop.test_loop.HashReviewer"}
+    with caplog.at_level("INFO", logger="cycle.core.steps"):
+        result = run_step(cfg, run_dir, "baseline", None)
+    assert f"rlloop: cycle.rlloop.loop {run_dir} baseline" in caplog.text  # a child process
+    (review,) = read_jsonl(run_dir / "baseline" / "eval" / "reviews.jsonl")
+    assert result["papers"] == 1 and result["mean_score"] == review["reward"]
+
+
 def test_a_phase_counts_the_graphs_torch_compile_made_in_it() -> None:
     import torch
 

@@ -19,6 +19,8 @@ $CYCLE_CONFIG_DIR.
 
 stages:
 """
+# Groups a stage's defaults list chooses among besides its schema's nodes (hydra's and ours).
+STAGE_CHOICE_GROUPS = ("experiment", "launcher", "sweep", "ablation")
 
 
 def _help() -> str:
@@ -32,9 +34,11 @@ def _help() -> str:
 
 
 def _stage_help(stage: str) -> str:
-    """``cycle <stage> --help``: the stage config's header and the options of every config group
-    (the files under conf/; the dataclass schemas registered as ``<group>/schema`` are left out)."""
-    from cycle.core.config import find_config_dir
+    """``cycle <stage> --help``: the stage config's header and the options of the config groups
+    that fill the nodes its schema reads (the ``<group>/schema`` entries are left out)."""
+    import dataclasses
+
+    from cycle.core.config import find_config_dir, stage_schema
 
     conf = find_config_dir()
     header = []
@@ -42,17 +46,32 @@ def _stage_help(stage: str) -> str:
         if not line.startswith("#"):
             break
         header.append(line.lstrip("# ").rstrip() if line.startswith("# ") else line[1:])
+    read = {f.name for f in dataclasses.fields(stage_schema(stage))}
     groups = [
         f"  {d.name}: {', '.join(sorted(p.stem for p in d.glob('*.yaml')))}"
         for d in sorted(p for p in conf.iterdir() if p.is_dir())
+        if d.name in read or d.name in STAGE_CHOICE_GROUPS
     ]
     return (
         f"usage: cycle {stage} [group=option] [key=value ...] [-m] [--cfg job [--resolve]]\n\n"
         + "\n".join(header)
         + "\n\nconfig groups (group=option):\n"
         + "\n".join(groups)
-        + f"\n\nconfig tree: {conf}; the composed config: cycle {stage} --cfg job\n"
+        + f"\n\nconfig tree: {conf}; what the stage reads: cycle {stage} --cfg job\n"
     )
+
+
+def _print_stage_config(stage: str, rest: list[str]) -> None:
+    """``cycle <stage> --cfg job [--resolve]``: the nodes the stage reads, as its schema types
+    them (Hydra's own ``--cfg job`` would also show the shared groups the stage leaves out)."""
+    from omegaconf import OmegaConf
+
+    from cycle.core.config import compose_stage, stage_node
+
+    flags = {"--cfg", "job", "--resolve"}
+    overrides = [a for a in rest if a not in flags]
+    node = stage_node(stage, compose_stage(stage, overrides))
+    sys.stdout.write(OmegaConf.to_yaml(node, resolve="--resolve" in rest))
 
 
 def _set_rank_command(argv0: str, stage: str) -> None:
@@ -90,6 +109,12 @@ def _save_job_configs(cfg: DictConfig, output_dir: str) -> None:
         atomic_write_text(Path(output_dir, ".hydra", name), OmegaConf.to_yaml(node))
 
 
+def _is_job_config_request(rest: list[str]) -> bool:
+    """``--cfg job`` without ``-m`` (a sweep's ``--cfg`` is Hydra's)."""
+    i = rest.index("--cfg") if "--cfg" in rest else -1
+    return 0 <= i < len(rest) - 1 and rest[i + 1] == "job" and not {"-m", "--multirun"} & set(rest)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -111,6 +136,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2)
     if "--help" in rest or "-h" in rest:
         sys.stdout.write(_stage_help(stage))
+        return
+    if _is_job_config_request(rest):
+        try:
+            _print_stage_config(stage, rest)
+        except ConfigError as err:
+            sys.stderr.write(f"cycle {stage}: {err}\n")
+            raise SystemExit(1) from None
         return
     register_all_schemas()
 

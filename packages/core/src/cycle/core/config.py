@@ -1,4 +1,11 @@
-"""Finding the config tree, composing stage configs, and instantiating ``_target_`` nodes."""
+"""Finding the config tree, composing stage configs, typing them, and instantiating ``_target_``
+nodes.
+
+A stage's config is composed by Hydra (conf/<stage>.yaml and every shared group of base.yaml),
+then converted once, strictly, into the stage's schema (``stage_config``): the nodes the schema
+names are kept, a shared group's node it does not name is left out (an experiment may choose
+presets for stages that do not read them), and any other key is an error naming its path.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from cycle.core.errors import ConfigError
 from cycle.core.sweeps import join_name, trial_name, trial_tags
 
 CONFIG_ENV = "CYCLE_CONFIG_DIR"
@@ -68,7 +76,8 @@ def register_all_schemas() -> None:
 def compose_stage(
     stage: str, overrides: Sequence[str] = (), config_dir: str | Path | None = None
 ) -> DictConfig:
-    """Compose a stage config as ``cycle <stage> overrides...`` would, outside a Hydra app.
+    """Compose a stage config as ``cycle <stage> overrides...`` would, outside a Hydra app, and
+    check it against the stage's schema (``ConfigError`` for an unknown key).
 
     The ``hydra`` node is kept and installed in ``HydraConfig`` so that ``${hydra:...}``
     interpolations (run names, W&B group, the output directory) resolve as in a real run.
@@ -87,6 +96,7 @@ def compose_stage(
     with read_write(cfg.hydra), open_dict(cfg.hydra):  # what a Hydra app sets when the job starts
         cfg.hydra.runtime.output_dir = str(Path(cfg.hydra.run.dir).resolve())
     HydraConfig.instance().set_config(cfg)
+    stage_node(stage, cfg)  # an unknown key fails here, as at `cycle <stage>`
     return cfg
 
 
@@ -97,12 +107,75 @@ def instantiate(node: Any, **kwargs: Any) -> Any:
     return _instantiate(node, **kwargs)
 
 
-def to_dataclass(node: DictConfig | dict, cls: type) -> Any:
-    """A plain dataclass instance from a config node (schema-checked groups convert losslessly)."""
+def stage_schema(stage: str) -> type:
+    from cycle.core.schemas import STAGE_SCHEMAS
+
+    register_all_schemas()
+    if stage not in STAGE_SCHEMAS:
+        raise ConfigError(f"stage '{stage}' registered no config schema (register_stage)")
+    return STAGE_SCHEMAS[stage]
+
+
+def _group_nodes() -> set[str]:
+    """The top-level nodes that config groups filled (``model``, ``trainer``, ``review``...)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return set()
+    nodes = set()
+    for choice in HydraConfig.get().runtime.choices:
+        package = choice.split("@", 1)[1] if "@" in choice else choice
+        if not choice.startswith(("hydra/", "recipe/")) and package != "_global_":
+            nodes.add(package.split(".", 1)[0])
+    return nodes
+
+
+def stage_node(stage: str, cfg: DictConfig) -> DictConfig:
+    """``cfg`` (a composed stage config) merged into the stage's schema, unresolved: what the stage
+    reads. Raises ``ConfigError`` naming an unknown or mistyped key."""
     import dataclasses
 
-    data = (
-        OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
-    )
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    from omegaconf.errors import OmegaConfBaseException
+
+    schema = stage_schema(stage)
+    read = {f.name for f in dataclasses.fields(schema)}
+    unread_groups = _group_nodes() - read
+    keys = [k for k in cfg if k != "hydra" and k not in unread_groups]
+    try:
+        node = OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.masked_copy(cfg, keys))
+    except OmegaConfBaseException as err:
+        reason = str(err).splitlines()[0]
+        key = getattr(err, "full_key", None)
+        raise ConfigError(
+            f"{stage}: {reason}" + (f" (at {key})" if key else "") + f"; {schema.__name__} lists "
+            "what the stage reads (`cycle " + stage + " --cfg job` shows it)"
+        ) from None
+    OmegaConf.set_struct(node, True)
+    return node
+
+
+def stage_config(stage: str, cfg: DictConfig) -> Any:
+    """The typed config a stage runs with: ``stage_node`` with every interpolation resolved
+    (upstream paths included, once)."""
+    from omegaconf.errors import MissingMandatoryValue
+
+    node = stage_node(stage, cfg)
+    try:
+        return OmegaConf.to_object(node)
+    except MissingMandatoryValue as err:
+        key = getattr(err, "full_key", "?")
+        raise ConfigError(f"{stage}: {key} has no value: give it, e.g. `{key}=...`") from None
+
+
+def load_stage_config(
+    stage: str, overrides: Sequence[str] = (), config_dir: str | Path | None = None
+) -> Any:
+    """``compose_stage`` then ``stage_config``: the typed config ``cycle <stage> overrides...``
+    runs with."""
+    return stage_config(stage, compose_stage(stage, overrides, config_dir))
+
+
+def read_stage_config(stage: str, path: str | Path) -> Any:
+    """A run's recorded (resolved) config file, typed again (a step run in a child process)."""
+    schema = stage_schema(stage)
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.load(path)))

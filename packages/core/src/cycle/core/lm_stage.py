@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig
-
-from cycle.core.config import to_dataclass
 from cycle.core.io import read_jsonl
 from cycle.core.runs import Run
-from cycle.core.training.sft import SFTConfig, fit_sft
+from cycle.core.schemas import TrainLMConfig
+from cycle.core.tracking import stage_logger
+from cycle.core.training.fit import fit_spec
+from cycle.core.training.sft import fit_sft
 
 
-def train_lm(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def train_lm(cfg: TrainLMConfig, run: Run) -> dict[str, Any]:
     conversations, rejected = [], []
     for path in cfg.data_files:
         for i, row in enumerate(read_jsonl(path)):
@@ -27,4 +27,5 @@ def train_lm(cfg: DictConfig, run: Run) -> dict[str, Any]:
             conversations.append(messages)
     run.reject_rows(rejected, reason="no messages")
     export_dir = run.path("model") if cfg.export else None
-    return fit_sft(cfg, run, conversations, to_dataclass(cfg.sft, SFTConfig), export_dir=export_dir)
+    logger = stage_logger(cfg, run.dir)
+    return fit_sft(fit_spec(cfg), cfg.sft, run, conversations, logger, export_dir=export_dir)

@@ -10,8 +10,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
-
 from cycle.core.errors import ConfigError
 from cycle.core.io import atomic_dir
 from cycle.core.schemas import ModelConfig, TinyModelConfig
@@ -28,27 +26,12 @@ class ModelNotAvailableError(ConfigError):
     """A hub id is not in the local cache and downloading is off."""
 
 
-def as_model_config(cfg: ModelConfig | DictConfig | dict) -> ModelConfig:
-    if isinstance(cfg, ModelConfig):
-        return cfg
-    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    tiny = data.get("tiny")
-    fields = {f.name for f in dataclasses.fields(ModelConfig)}
-    out = ModelConfig(**{k: v for k, v in data.items() if k in fields and k != "tiny"})
-    out.tiny = (
-        tiny if isinstance(tiny, TinyModelConfig) or tiny is None else TinyModelConfig(**tiny)
-    )
-    return out
-
-
-def policy_model_config(cfg: DictConfig, policy: str | os.PathLike | None) -> DictConfig:
-    """A resolved copy of ``cfg.model``, pointed at the policy folder ``policy`` (its weights and
-    tokenizer) when one is given."""
-    model = OmegaConf.create(OmegaConf.to_container(cfg.model, resolve=True))
-    if policy is not None:
-        with open_dict(model):
-            model.name_or_path = str(policy)
-    return model
+def policy_model_config(model: ModelConfig, policy: str | os.PathLike | None) -> ModelConfig:
+    """``model`` pointed at the policy folder ``policy`` (its weights and tokenizer) when one is
+    given."""
+    if policy is None:
+        return model
+    return dataclasses.replace(model, name_or_path=str(policy))
 
 
 def chat_template() -> str:
@@ -122,15 +105,11 @@ def build_tiny_tokenizer(cfg: TinyModelConfig) -> Any:
     )
 
 
-def build_tiny_causal_lm(cfg: TinyModelConfig | DictConfig | dict) -> tuple[Any, Any]:
+def build_tiny_causal_lm(cfg: TinyModelConfig) -> tuple[Any, Any]:
     """A seeded random Llama-style model and its tokenizer, built in-process."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-    if not isinstance(cfg, TinyModelConfig):
-        cfg = TinyModelConfig(
-            **(OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg)
-        )
     head_dim = cfg.hidden_size // cfg.num_attention_heads
     if head_dim < 64 or cfg.hidden_size % cfg.num_attention_heads:
         raise ValueError(
@@ -190,10 +169,9 @@ def _has_weights(folder: Path) -> bool:
     return (folder / "config.json").is_file()
 
 
-def resolve_model_path(cfg: ModelConfig | DictConfig | dict) -> str:
+def resolve_model_path(cfg: ModelConfig) -> str:
     """Local folder for a config: builds the tiny model once, checks the hub cache for an id,
     falls back to converting ``gguf_file`` once when the id or folder is not available."""
-    cfg = as_model_config(cfg)
     if cfg.name_or_path is None:
         if cfg.gguf_file is not None:
             return str(gguf_model_dir(cfg))
@@ -336,10 +314,9 @@ def torch_dtype(name: str) -> Any:
         raise ValueError(f"unknown dtype '{name}' (float32, bfloat16, float16, auto)") from None
 
 
-def load_tokenizer(cfg: ModelConfig | DictConfig | dict) -> Any:
+def load_tokenizer(cfg: ModelConfig) -> Any:
     from transformers import AutoTokenizer
 
-    cfg = as_model_config(cfg)
     path = resolve_model_path(cfg)
     tokenizer = AutoTokenizer.from_pretrained(
         path, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
@@ -351,11 +328,10 @@ def load_tokenizer(cfg: ModelConfig | DictConfig | dict) -> Any:
     return tokenizer
 
 
-def load_causal_lm(cfg: ModelConfig | DictConfig | dict, with_tokenizer: bool = True) -> Any:
+def load_causal_lm(cfg: ModelConfig, with_tokenizer: bool = True) -> Any:
     """Model (and tokenizer) from a config: dtype, attention implementation, gradient checkpointing."""
     from transformers import AutoModelForCausalLM
 
-    cfg = as_model_config(cfg)
     path = resolve_model_path(cfg)
     model = AutoModelForCausalLM.from_pretrained(
         path,

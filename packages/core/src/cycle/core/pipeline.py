@@ -18,21 +18,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from cycle.core.io import atomic_write_text
 from cycle.core.runs import MANIFEST, Run
+from cycle.core.schemas import PipelineConfig
 from cycle.core.stages import discover_stages
 from cycle.core.steps import run_child
 
 
-def _common_overrides(cfg: DictConfig) -> list[str]:
+def _common_overrides(cfg: PipelineConfig) -> list[str]:
     out = [f"paths.root_dir={cfg.paths.root_dir}", f"seed={cfg.seed}", f"logger={cfg.logger.name}"]
     if cfg.logger.name == "wandb":
         out.append(f"logger.mode={cfg.logger.mode}")
     if cfg.experiment_name != "default":
         out.append(f"experiment={cfg.experiment_name}")
-    if cfg.get("threads") is not None:
+    if cfg.threads is not None:
         out.append(f"threads={cfg.threads}")
     return out
 
@@ -176,7 +175,7 @@ def render_report(steps: dict[str, dict[str, Any]], report_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pipeline(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def pipeline(cfg: PipelineConfig, run: Run) -> dict[str, Any]:
     installed = discover_stages()
     steps = {name: step for name, step in cfg.steps.items() if step.enabled}
     missing = {s.stage for s in steps.values()} - set(installed)
@@ -192,9 +191,9 @@ def pipeline(cfg: DictConfig, run: Run) -> dict[str, Any]:
         # runs/<stage>/<experiment>, where the next steps look; a second step of the same stage
         # (e.g. generate_base) gets its own directory, runs/<step name>/<experiment>
         run_dir = Path(cfg.paths.runs_dir) / name / cfg.experiment_name
-        if int(cfg.seed) != 0:  # as `cycle <stage> seed=N` names its run directory
+        if cfg.seed != 0:  # as `cycle <stage> seed=N` names its run directory
             run_dir = run_dir / f"seed={cfg.seed}"
-        overrides = [*common, *OmegaConf.to_container(step.overrides, resolve=True)]
+        overrides = [*common, *step.overrides]
         results[name] = {
             "stage": step.stage,
             **run_step(name, step.stage, overrides, run_dir, log_dir),
@@ -212,7 +211,7 @@ def pipeline(cfg: DictConfig, run: Run) -> dict[str, Any]:
     return {"steps": len(results), **summary}
 
 
-def _log_summary(cfg: DictConfig, run: Run, summary: dict[str, float]) -> None:
+def _log_summary(cfg: PipelineConfig, run: Run, summary: dict[str, float]) -> None:
     from cycle.core.tracking import finish, stage_logger
 
     logger = stage_logger(cfg, run.dir)

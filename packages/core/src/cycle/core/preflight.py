@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from cycle.core.errors import ConfigError
 from cycle.core.models import resolve_model_path
 
@@ -28,46 +26,45 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def check_choices(cfg: DictConfig) -> None:
+def _select(cfg: Any, key: str) -> Any:
+    """``cfg``'s value at a dotted path, or None where the stage has no such node."""
+    for part in key.split("."):
+        cfg = getattr(cfg, part, None)
+    return cfg
+
+
+def check_choices(cfg: Any) -> None:
     for key, allowed in CHOICES.items():
-        value = OmegaConf.select(cfg, key, default=None)
+        value = _select(cfg, key)
         if value is not None and str(value) not in allowed:
             raise ConfigError(f"{key}={value} is not one of: {', '.join(allowed)}")
 
 
-def _group_choices() -> dict[str, Any]:
-    from hydra.core.hydra_config import HydraConfig
-
-    return dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
-
-
-def check_hardware(cfg: DictConfig) -> None:
+def check_hardware(cfg: Any) -> None:
     """A stage that trains under a GPU trainer preset needs a visible CUDA device."""
-    if "trainer" not in _group_choices():  # the stage does not train (generate, build_data...)
-        return
-    accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))
-    if accelerator not in ("gpu", "cuda"):
-        return
+    trainer = getattr(cfg, "trainer", None)
+    if trainer is None or trainer.accelerator not in ("gpu", "cuda"):
+        return  # the stage does not train (generate, build_data...), or trains on the CPU
     import torch
 
     if not torch.cuda.is_available():
-        name = OmegaConf.select(cfg, "trainer.name", default=accelerator)
         raise ConfigError(
-            f"trainer {name} needs a CUDA GPU and none is visible here: "
+            f"trainer {trainer.name} needs a CUDA GPU and none is visible here: "
             "run on a GPU node, or use trainer=cpu (trainer=ddp_cpu for 2 CPU processes)"
         )
 
 
-def check_model(cfg: DictConfig) -> None:
+def check_model(cfg: Any) -> None:
     """An SFT stage's hub model must be in the local cache (no download at run time)."""
-    if "trainer" not in _group_choices() or cfg.get("sft") is None:
+    if getattr(cfg, "trainer", None) is None or getattr(cfg, "sft", None) is None:
         return
-    if OmegaConf.select(cfg, "model.name_or_path") is None:  # the tiny model, built here
+    if cfg.model.name_or_path is None:  # the tiny model, built here
         return
     resolve_model_path(cfg.model)  # ModelNotAvailableError (a ConfigError) names `hf download`
 
 
-def preflight(cfg: DictConfig) -> None:
+def preflight(cfg: Any) -> None:
+    """``cfg``: a stage's typed config."""
     check_choices(cfg)
     check_hardware(cfg)
     check_model(cfg)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from cycle.core.distributed import is_rank_zero
 from cycle.core.io import (
@@ -160,9 +160,7 @@ class Run:
     _verified: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
-    def open(
-        cls, run_dir: str | os.PathLike, stage: str, cfg: DictConfig | dict | None = None
-    ) -> Run:
+    def open(cls, run_dir: str | os.PathLike, stage: str, cfg: dict[str, Any] | None = None) -> Run:
         """Open (or create) a run directory. A rerun with the same config resumes from what the
         manifest lists; a run made with another config is moved aside to
         ``<dir>.previous-<its config hash>`` (kept, never resumed from) and the run starts afresh.
@@ -170,15 +168,7 @@ class Run:
         run_dir = Path(run_dir)
         if is_rank_zero():  # ranks > 0 only read the directory: the lock is rank 0's
             lock_run_dir(run_dir)
-        if isinstance(
-            cfg, DictConfig
-        ):  # the job config; Hydra's own node holds volatile runtime values
-            resolved = OmegaConf.to_container(
-                OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True
-            )
-        else:
-            resolved = dict(cfg or {})
-        run = cls(dir=run_dir, stage=stage, config=resolved)
+        run = cls(dir=run_dir, stage=stage, config=dict(cfg or {}))
         manifest = run_dir / MANIFEST
         if manifest.exists():
             old = json.loads(manifest.read_text())
@@ -193,9 +183,7 @@ class Run:
             return run
         run_dir.mkdir(parents=True, exist_ok=True)
         if cfg is not None:
-            atomic_write_text(
-                run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved))
-            )
+            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
         run.write_manifest()
         return run
 

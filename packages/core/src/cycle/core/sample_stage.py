@@ -9,15 +9,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from omegaconf import DictConfig
 from tqdm import tqdm
 
 from cycle.core.chat import is_chat
-from cycle.core.config import to_dataclass
 from cycle.core.generation import build_generator
 from cycle.core.io import append_jsonl, read_jsonl
 from cycle.core.runs import Run
-from cycle.core.schemas import BackendConfig, SamplingConfig
+from cycle.core.schemas import SampleConfig
 
 
 def _valid(row: Any) -> str | None:
@@ -32,7 +30,7 @@ def _valid(row: Any) -> str | None:
     return None
 
 
-def sample(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def sample(cfg: SampleConfig, run: Run) -> dict[str, Any]:
     rows = read_jsonl(cfg.prompts_file)
     out_path = run.path("samples.jsonl")
     done = {r["id"] for r in read_jsonl(out_path)} if out_path.exists() else set()
@@ -45,12 +43,11 @@ def sample(cfg: DictConfig, run: Run) -> dict[str, Any]:
         if row["id"] not in done:
             todo.append(row)
     run.reject_rows(rejected)
-    sampling = to_dataclass(cfg.sampling, SamplingConfig)
-    generator = build_generator(to_dataclass(cfg.backend, BackendConfig), cfg.model, progress=False)
-    batch = int(cfg.backend.batch_size)
+    generator = build_generator(cfg.backend, cfg.model, progress=False)
+    batch = cfg.backend.batch_size
     for start in tqdm(range(0, len(todo), batch), desc="sample", unit="batch"):
         chunk = todo[start : start + batch]
-        outputs = generator.generate([r["prompt"] for r in chunk], sampling)
+        outputs = generator.generate([r["prompt"] for r in chunk], cfg.sampling)
         for row, completions in zip(chunk, outputs, strict=True):
             append_jsonl(
                 out_path,

@@ -1,8 +1,12 @@
-"""Dataclass schemas for the config groups that carry parameters.
+"""Dataclass schemas: one per config group that carries parameters, one per stage.
 
-Registered in Hydra's ConfigStore as ``<group>/schema``; each YAML file in such a group starts
-with ``defaults: [schema, _self_]``, so a wrong type or an unknown key fails at composition.
-Other packages register their own schemas the same way (``register(group, node)``).
+A group's schema is registered in Hydra's ConfigStore as ``<group>/schema``; each YAML file in
+such a group starts with ``defaults: [schema, _self_]``, so a wrong type or an unknown key fails
+at composition. A stage's schema (a ``StageConfig`` subclass, ``register_stage``) names the
+nodes the stage reads; the stage runner converts the composed config into it once, strictly
+(``cycle.core.config.stage_config``), and calls the stage with the typed object. Other packages
+register theirs the same way (``register``, ``register_stage``), from their ``cycle.schemas``
+entry point.
 """
 
 from __future__ import annotations
@@ -172,6 +176,100 @@ class PeftConfig:
     ga_cache_file: str | None = None
 
 
+@dataclass
+class PathsConfig:
+    root_dir: str = "."
+    runs_dir: str = "runs"
+    cache_dir: str = ".cache/cycle"
+
+
+@dataclass
+class UpstreamConfig:
+    """Which experiment's runs each upstream stage's artifacts are read from (base.yaml)."""
+
+    build_data: str = "default"
+    train_reviewer: str = "default"
+    train_researcher: str = "default"
+    rlloop: str = "default"
+
+
+@dataclass
+class StageConfig:
+    """What every stage reads (conf/base.yaml); a stage's schema adds its own nodes."""
+
+    seed: int = 0
+    stage: str = ""
+    experiment_name: str = "default"
+    run_name: str = "default"
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    objective: str | None = None
+    threads: int | None = None
+    resume: bool = True
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+
+@dataclass
+class TrainingConfig(StageConfig):
+    """A stage that trains a model (what ``cycle.core.training.fit.fit_spec`` reads)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    peft: PeftConfig = field(default_factory=PeftConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+@dataclass
+class GenerationConfig(StageConfig):
+    """A stage that generates text with a model through a backend."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+
+@dataclass
+class SFTConfig:
+    """How conversations become training rows (``cycle.core.training.sft``)."""
+
+    max_length: int = 2048
+    truncation: str = "end"  # end | start | random | middle (see sequences.truncate)
+    packing: bool = False  # concatenate examples up to max_length (see sequences.pack_rows)
+    batch_size: int = 1
+    shuffle: bool = True
+    num_workers: int = 0
+
+
+@dataclass
+class TrainLMConfig(TrainingConfig):
+    """``cycle train_lm``: SFT on chat JSONL files."""
+
+    data_files: list[str] = field(default_factory=list)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    export: bool = True
+
+
+@dataclass
+class SampleConfig(GenerationConfig):
+    """``cycle sample``: completions for the prompts of a JSONL file."""
+
+    prompts_file: str = "???"
+
+
+@dataclass
+class PipelineStep:
+    stage: str = "???"
+    enabled: bool = True
+    overrides: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PipelineConfig(StageConfig):
+    """``cycle pipeline``: the stages in order, each in its own process."""
+
+    steps: dict[str, PipelineStep] = field(default_factory=dict)
+
+
 GROUP_SCHEMAS: dict[str, type] = {
     "model": ModelConfig,
     "backend": BackendConfig,
@@ -183,11 +281,21 @@ GROUP_SCHEMAS: dict[str, type] = {
 }
 
 
+STAGE_SCHEMAS: dict[str, type[StageConfig]] = {}
+
+
 def register(group: str, node: type) -> None:
     ConfigStore.instance().store(group=group, name="schema", node=node)
 
 
+def register_stage(stage: str, schema: type[StageConfig]) -> None:
+    STAGE_SCHEMAS[stage] = schema
+
+
 def register_configs() -> None:
-    """Register every group schema of core; other packages add theirs via ``register``."""
+    """Register core's group schemas and the schemas of core's stages."""
     for group, node in GROUP_SCHEMAS.items():
         register(group, node)
+    register_stage("train_lm", TrainLMConfig)
+    register_stage("sample", SampleConfig)
+    register_stage("pipeline", PipelineConfig)

@@ -1,11 +1,14 @@
 """The stage registry: packages register ``name = "module:function"`` under ``cycle.stages``.
 
-A stage function has the signature ``fn(cfg: DictConfig, run: Run) -> dict | None``; its
-primary config is ``conf/<name>.yaml`` and what it returns goes into the run's manifest.
+A stage function has the signature ``fn(cfg: <its schema>, run: Run) -> dict | None``: its
+primary config is ``conf/<name>.yaml``, its schema (a ``StageConfig`` subclass registered with
+``register_stage``) the typed object it is called with, and what it returns goes into the run's
+manifest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint, entry_points
@@ -14,6 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from cycle.core.config import stage_config
 from cycle.core.distributed import rank_label
 from cycle.core.errors import ConfigError
 from cycle.core.preflight import preflight
@@ -23,7 +27,7 @@ from cycle.core.upstream import check_upstream
 log = logging.getLogger(__name__)
 
 STAGE_GROUP = "cycle.stages"
-StageFn = Callable[[DictConfig, Run], "dict[str, Any] | None"]
+StageFn = Callable[[Any, Run], "dict[str, Any] | None"]
 
 
 def discover_stages() -> dict[str, EntryPoint]:
@@ -45,15 +49,16 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     returned. The run directory is locked while the stage runs.
     """
     fn = load_stage(stage)
-    preflight(cfg)  # choices and hardware, before any run directory, data or model
-    run = Run.open(run_dir, stage, cfg)
+    typed = stage_config(stage, cfg)  # the one conversion: strict, resolved once
+    preflight(typed)  # choices and hardware, before any run directory, data or model
+    run = Run.open(run_dir, stage, dataclasses.asdict(typed))
     try:
         try:
             check_upstream(run.config)  # an input edited since its run recorded it
         except ConfigError as err:
             mark_failed(run, err)
             raise
-        if cfg.get("resume", False) and run.complete:
+        if typed.resume and run.complete:
             broken = run.broken_artifacts()
             if not broken:
                 log.info(
@@ -62,13 +67,13 @@ def execute(stage: str, cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
                 return dict(run.metrics)
             log.warning("%s: %s changed since the run completed: running it again", stage, broken)
         run.mark("running")
-        if cfg.get("threads") is not None:
+        if typed.threads is not None:
             import torch
 
-            torch.set_num_threads(int(cfg.threads))
-        seed_everything(int(cfg.get("seed", 0)))
+            torch.set_num_threads(typed.threads)
+        seed_everything(typed.seed)
         try:
-            result = fn(cfg, run) or {}
+            result = fn(typed, run) or {}
         except BaseException as err:  # KeyboardInterrupt / SystemExit too: the run did not finish
             mark_failed(run, err)
             raise

@@ -7,10 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
-from cycle.core.config import to_dataclass
-from cycle.core.schemas import LoggerConfig
+from cycle.core.schemas import LoggerConfig, StageConfig
 
 
 def build_logger(
@@ -45,11 +42,11 @@ def build_logger(
     return logger
 
 
-def stage_logger(cfg: DictConfig, save_dir: str | Path, **overrides: Any) -> Any:
-    """The logger of a stage: ``cfg.logger`` with ``overrides`` of its fields, the resolved
-    ``cfg`` stored as its run's config."""
-    logger_cfg = dataclasses.replace(to_dataclass(cfg.logger, LoggerConfig), **overrides)
-    return build_logger(logger_cfg, save_dir, OmegaConf.to_container(cfg, resolve=True))
+def stage_logger(cfg: StageConfig, save_dir: str | Path, **overrides: Any) -> Any:
+    """The logger of a stage: ``cfg.logger`` with ``overrides`` of its fields, the stage's typed
+    config stored as its run's config."""
+    logger_cfg = dataclasses.replace(cfg.logger, **overrides)
+    return build_logger(logger_cfg, save_dir, dataclasses.asdict(cfg))
 
 
 def finish(logger: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cycle.core.schemas import register
+from cycle.core.schemas import GenerationConfig, register, register_stage
 
 
 @dataclass
@@ -104,5 +104,14 @@ class DataConfig:
     limits: FileLimits = field(default_factory=FileLimits)
 
 
+@dataclass
+class BuildDataConfig(GenerationConfig):
+    """``cycle build_data``; model/backend/sampling write outlines when data.outline.method=llm."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    token_stats: bool = True
+
+
 def register_configs() -> None:
     register("data", DataConfig)
+    register_stage("build_data", BuildDataConfig)

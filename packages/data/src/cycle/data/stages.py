@@ -15,10 +15,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from cycle.core.io import atomic_write_json
 from cycle.core.runs import Run
+from cycle.core.schemas import ModelConfig
 from cycle.data.abstracts import load_abstract_cache
 from cycle.data.arxiv import iter_source_folders, load_arxiv_paper
 from cycle.data.deadline import DeadlineWorker, RecordTimeout
@@ -38,7 +37,7 @@ from cycle.data.released import (
 )
 from cycle.data.research14k import build_research14k
 from cycle.data.review5k import build_review5k
-from cycle.data.schemas import DataConfig
+from cycle.data.schemas import BuildDataConfig, DataConfig
 from cycle.data.semantic_scholar import SemanticScholar
 from cycle.data.writer import RejectLog, make_token_counter, save_splits
 
@@ -50,10 +49,6 @@ SOURCES = ("raw", "released", "export")
 def sample_dir() -> Path:
     """The bundled synthetic corpus (package data of cycle-data)."""
     return Path(str(importlib.resources.files("cycle.data") / "sample"))
-
-
-def _data_config(node: DictConfig) -> DataConfig:
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(DataConfig), node))
 
 
 def _research_papers(
@@ -165,20 +160,17 @@ def _import_research14k(data: DataConfig, out_dir: Path, rejects: RejectLog) -> 
     return {name: len(ds) for name, ds in splits.items()}
 
 
-def _outline_extractor(cfg: DictConfig, data: DataConfig, worker: DeadlineWorker) -> Any:
-    if data.outline.method != "llm":
-        return build_outline_extractor(data.outline, worker=worker)
+def _outline_extractor(cfg: BuildDataConfig, worker: DeadlineWorker) -> Any:
+    outline = cfg.data.outline
+    if outline.method != "llm":
+        return build_outline_extractor(outline, worker=worker)
     from cycle.core.generation.factory import build_generator
-    from cycle.core.schemas import SamplingConfig
 
-    sampling = OmegaConf.to_object(
-        OmegaConf.merge(OmegaConf.structured(SamplingConfig), cfg.sampling)
-    )
-    return build_outline_extractor(data.outline, build_generator(cfg.backend, cfg.model), sampling)
+    return build_outline_extractor(outline, build_generator(cfg.backend, cfg.model), cfg.sampling)
 
 
-def _semantic_scholar(cfg: DictConfig, data: DataConfig) -> SemanticScholar | None:
-    s2 = data.semantic_scholar
+def _semantic_scholar(cfg: BuildDataConfig) -> SemanticScholar | None:
+    s2 = cfg.data.semantic_scholar
     if not s2.enabled:
         return None
     return SemanticScholar(
@@ -189,27 +181,21 @@ def _semantic_scholar(cfg: DictConfig, data: DataConfig) -> SemanticScholar | No
     )
 
 
-def _stats_tokenizer(model_cfg: DictConfig) -> Any:
+def _stats_tokenizer(model: ModelConfig) -> Any:
     """The tokenizer for the length statistics. A tiny model that is not cached yet gets only its
     tokenizer trained (the same one ``load_tokenizer`` would save with the model): building and
     saving the random model is the slowest part of a sample build and counting needs none of it.
     """
-    from cycle.core.models import (
-        as_model_config,
-        build_tiny_tokenizer,
-        load_tokenizer,
-        tiny_model_dir,
-    )
+    from cycle.core.models import build_tiny_tokenizer, load_tokenizer, tiny_model_dir
 
-    model = as_model_config(model_cfg)
     tiny = model.name_or_path is None and model.tiny is not None
     if tiny and not (tiny_model_dir(model) / "config.json").exists():
         return build_tiny_tokenizer(model.tiny)
     return load_tokenizer(model)
 
 
-def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
-    data = _data_config(cfg.data)
+def build_data(cfg: BuildDataConfig, run: Run) -> dict[str, Any]:
+    data = cfg.data
     if data.source not in SOURCES:
         raise ValueError(f"data.source must be one of {SOURCES}, got {data.source!r}")
     if data.source == "export" and "research14k" in data.build:
@@ -221,7 +207,7 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
     rejects = RejectLog(run.path("rejected.jsonl"))
     for name in todo:  # a rerun rebuilds these: their earlier rejects would be listed twice
         rejects.forget(name)
-    tokenizer = _stats_tokenizer(cfg.model) if cfg.get("token_stats", True) and todo else None
+    tokenizer = _stats_tokenizer(cfg.model) if cfg.token_stats and todo else None
     count = make_token_counter(tokenizer)
 
     summary: dict[str, Any] = {
@@ -239,7 +225,7 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
                 rejects,
                 train=split.train,
                 test=split.test,
-                seed=int(cfg.seed),
+                seed=cfg.seed,
                 variant=data.reviewer_variant,
                 export=data.export,
                 count_tokens=count,
@@ -253,12 +239,12 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
             run.add_artifact("research14k", run.dir / "research14k", **summary["research14k"])
         elif "research14k" in todo:
             split = data.research14k_split
-            s2 = _semantic_scholar(cfg, data)
+            s2 = _semantic_scholar(cfg)
             summary["research14k"] = build_research14k(
                 _research_papers(data, worker),
                 run.dir / "research14k",
                 rejects,
-                _outline_extractor(cfg, data, worker),
+                _outline_extractor(cfg, worker),
                 train=split.train,
                 test=split.test,
                 export=data.export,
@@ -288,9 +274,17 @@ def build_data(cfg: DictConfig, run: Run) -> dict[str, Any]:
         atomic_write_json(run.dir / "summary.json", summary)
         run.add_artifact("summary", run.dir / "summary.json")
     run.write_manifest()
-    log.info("build_data summary:\n%s", OmegaConf.to_yaml(OmegaConf.create(summary)))
-    print(OmegaConf.to_yaml(OmegaConf.create(summary)))
+    text = _yaml(summary)
+    log.info("build_data summary:\n%s", text)
+    print(text)
     return _flatten(summary)
+
+
+def _yaml(tree: dict[str, Any]) -> str:
+    """The summary as YAML, in its own key order."""
+    import yaml
+
+    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:

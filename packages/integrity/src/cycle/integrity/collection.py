@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 
-from omegaconf import DictConfig
-
 from cycle.core.io import atomic_write_jsonl, read_jsonl
 from cycle.core.runs import Run
-from cycle.integrity.configs import model_name, structured
+from cycle.integrity.configs import model_name
+from cycle.integrity.schemas import DetectConfig, DetectSettings
 from cycle.integrity.texts import FORMATS, Row, corpus_texts, read_text_files
 from cycle.integrity.watermark import WatermarkConfig, generator_hooks
 
 __all__ = ["human_texts", "machine_texts"]
 
 
-def human_texts(d: DictConfig) -> tuple[list[Row], list[Row]]:
+def human_texts(d: DetectSettings) -> tuple[list[Row], list[Row]]:
     """Human rows (at most ``max_texts_per_format`` per format) and the rows rejected."""
-    rows, rejects = read_text_files(
-        list(d.human_files), label=0, default_format=d.get("human_format")
-    )
+    rows, rejects = read_text_files(d.human_files, label=0, default_format=d.human_format)
     if d.human_corpus:
-        more, bad = corpus_texts(None if d.human_corpus == "sample" else str(d.human_corpus))
+        more, bad = corpus_texts(None if d.human_corpus == "sample" else d.human_corpus)
         rows, rejects = rows + more, rejects + bad
     return _cap(rows, d.max_texts_per_format), rejects
 
@@ -37,12 +34,12 @@ def _cap(rows: list[Row], limit: int | None) -> list[Row]:
 
 
 def machine_texts(
-    cfg: DictConfig, run: Run, human: list[Row], wm: WatermarkConfig
+    cfg: DetectConfig, run: Run, human: list[Row], wm: WatermarkConfig
 ) -> tuple[list[Row], list[Row], list[str]]:
     """Machine rows, the rows rejected and a note on where they came from: the given files,
     else continuations of the human prefixes (generated once, then reused from the run)."""
     d = cfg.detect
-    machine, rejects = read_text_files(list(d.machine_files), label=1)
+    machine, rejects = read_text_files(d.machine_files, label=1)
     if machine:
         note = f"machine texts: {len(machine)} rows from {', '.join(map(str, d.machine_files))}"
     elif d.generate_machine:
@@ -70,12 +67,11 @@ def machine_texts(
 
 
 def _continuations(
-    cfg: DictConfig, human: list[Row], watermark: WatermarkConfig, tag: str
+    cfg: DetectConfig, human: list[Row], watermark: WatermarkConfig, tag: str
 ) -> list[Row]:
     """Machine texts: each human text's first ``prefix_tokens`` tokens continued by the model,
     the continuation cut to the human text's remaining length (so lengths roughly match)."""
     from cycle.core.generation import build_generator
-    from cycle.core.schemas import SamplingConfig
 
     d = cfg.detect
     processors, extra_args = generator_hooks(watermark, cfg.backend.name)
@@ -83,9 +79,9 @@ def _continuations(
         cfg.backend, cfg.model, processors, extra_args=extra_args, progress=False
     )
     tok = generator.tokenizer
-    sampling = structured(cfg.sampling, SamplingConfig)
-    sampling.max_new_tokens = int(d.max_new_tokens or sampling.max_new_tokens)
-    sampling.stop = []
+    sampling = dataclasses.replace(
+        cfg.sampling, max_new_tokens=d.max_new_tokens or cfg.sampling.max_new_tokens, stop=[]
+    )
     ids = [tok(r["text"], add_special_tokens=False)["input_ids"] for r in human]
     keep = [i for i, x in enumerate(ids) if len(x) > d.prefix_tokens]
     prompts = [tok.decode(ids[i][: d.prefix_tokens]) for i in keep]

@@ -6,15 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import DictConfig
-
 from cycle.core.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from cycle.core.runs import Run
 from cycle.integrity.calibration import Calibration
 from cycle.integrity.configs import model_name
 from cycle.integrity.disclosure import DisclosureReport, disclosure_markdown
 from cycle.integrity.evaluation import FormatResult, finite_mean, plot_roc, table6_markdown
-from cycle.integrity.schemas import DetectorConfig
+from cycle.integrity.schemas import DetectConfig, DetectorConfig
 from cycle.integrity.texts import FORMATS, Row
 from cycle.integrity.watermark_report import watermark_markdown
 
@@ -49,7 +47,7 @@ def length_note(scored: list[Row]) -> str:
     )
 
 
-def write_outputs(run: Run, cfg: DictConfig, det: DetectorConfig, found: Findings) -> None:
+def write_outputs(run: Run, cfg: DetectConfig, det: DetectorConfig, found: Findings) -> None:
     """Writes and registers the stage's artifacts, and logs the rejects by reason."""
     name = model_name(cfg.model)
     atomic_write_jsonl(run.path("scores.jsonl"), found.scored)
@@ -64,7 +62,7 @@ def write_outputs(run: Run, cfg: DictConfig, det: DetectorConfig, found: Finding
     window_note = (
         f"scoring model {name} "
         + (
-            f"with reference {model_name(cfg.detector.reference_model)}"
+            f"with reference {model_name(det.reference_model)}"
             if det.reference_model
             else "(white-box)"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cycle.core.schemas import ModelConfig, register
+from cycle.core.schemas import GenerationConfig, ModelConfig, register, register_stage
 
 
 @dataclass
@@ -54,6 +54,32 @@ class WatermarkConfig:
             raise ValueError("key must be a non-negative integer below 2^64")
 
 
+@dataclass
+class DetectSettings:
+    """Which texts ``cycle detect`` scores (conf/detect.yaml documents each key)."""
+
+    human_files: list[str] = field(default_factory=list)
+    human_format: str | None = None
+    human_corpus: str | None = "sample"
+    max_texts_per_format: int | None = None
+    machine_files: list[str] = field(default_factory=list)
+    generate_machine: bool = True
+    prefix_tokens: int = 32
+    max_new_tokens: int = 256
+    disclosure_files: list[str] = field(default_factory=list)
+    watermark_effect: bool = True
+
+
+@dataclass
+class DetectConfig(GenerationConfig):
+    """``cycle detect``: model = the scoring model; backend + sampling = machine continuations."""
+
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    watermark: WatermarkConfig = field(default_factory=WatermarkConfig)
+    detect: DetectSettings = field(default_factory=DetectSettings)
+
+
 def register_configs() -> None:
     register("detector", DetectorConfig)
     register("watermark", WatermarkConfig)
+    register_stage("detect", DetectConfig)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
-from omegaconf import DictConfig
-
 from cycle.core.io import read_jsonl
 from cycle.core.runs import Run
+from cycle.core.schemas import ModelConfig
 from cycle.integrity.configs import model_name
-from cycle.integrity.schemas import DetectorConfig
+from cycle.integrity.schemas import DetectConfig, DetectorConfig
 from cycle.integrity.texts import Row
 from cycle.integrity.watermark import WatermarkConfig, WatermarkDetector
 
@@ -18,7 +18,7 @@ __all__ = ["score_texts"]
 
 
 def score_texts(
-    cfg: DictConfig, run: Run, det: DetectorConfig, wm: WatermarkConfig, texts: list[Row]
+    cfg: DetectConfig, run: Run, det: DetectorConfig, wm: WatermarkConfig, texts: list[Row]
 ) -> tuple[list[Row], list[Row]]:
     """Each text with its criterion (scores already in the run are reused), and the rows
     rejected because no token could be scored."""
@@ -38,20 +38,19 @@ def score_texts(
     return [r for r in scored if math.isfinite(r["criterion"])], rejects
 
 
-def _build_detector(cfg: DictConfig, det: DetectorConfig) -> Any:
+def _build_detector(cfg: DetectConfig, det: DetectorConfig) -> Any:
     import torch
 
-    from cycle.core.models import as_model_config, load_causal_lm
+    from cycle.core.models import load_causal_lm
     from cycle.integrity.detector import FastDetectGPT
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    def load(model_node: Any) -> tuple[Any, Any]:
-        mc = as_model_config(model_node)
+    def load(mc: ModelConfig) -> tuple[Any, Any]:
         if det.dtype != "auto":
-            mc.dtype = det.dtype
+            mc = dataclasses.replace(mc, dtype=det.dtype)
         elif device == "cuda":
-            mc.dtype = "bfloat16"
+            mc = dataclasses.replace(mc, dtype="bfloat16")
         model, tok = load_causal_lm(mc)
         return model.to(device).eval(), tok
 

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig
-
 from cycle.core.io import file_stem
 from cycle.core.runs import Run
 from cycle.integrity.collection import human_texts, machine_texts
-from cycle.integrity.configs import model_name, structured
+from cycle.integrity.configs import model_name
 from cycle.integrity.disclosure import DisclosureReport, check_disclosure_files
 from cycle.integrity.evaluation import evaluate_by_format
 from cycle.integrity.report import Findings, length_note, stage_metrics, write_outputs
-from cycle.integrity.schemas import DetectorConfig
+from cycle.integrity.schemas import DetectConfig
 from cycle.integrity.scoring import score_texts
 from cycle.integrity.texts import Row
 from cycle.integrity.thresholds import apply_thresholds, calibrate_thresholds
@@ -33,12 +31,11 @@ from cycle.integrity.watermark import WatermarkConfig
 from cycle.integrity.watermark_report import watermark_summary
 
 
-def detect(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def detect(cfg: DetectConfig, run: Run) -> dict[str, Any]:
     """Collect texts, score them, calibrate thresholds, evaluate, check the watermark and the
     disclosure, write the outputs; returns the headline metrics."""
     d = cfg.detect
-    det = structured(cfg.detector, DetectorConfig)
-    wm = structured(cfg.watermark, WatermarkConfig)
+    det, wm = cfg.detector, cfg.watermark
     human, rejects = human_texts(d)
     if not human:
         raise ValueError("no human texts: set detect.human_files or detect.human_corpus")
@@ -48,23 +45,23 @@ def detect(cfg: DictConfig, run: Run) -> dict[str, Any]:
     rejects += bad
 
     calibrations, eval_human, more = calibrate_thresholds(
-        scored, det, model_name(cfg.model), int(cfg.seed)
+        scored, det, model_name(cfg.model), cfg.seed
     )
     notes += more
     apply_thresholds(scored, calibrations)
     notes.append(length_note(scored))
 
     eval_rows, plain_ids = _evaluation_rows(scored, eval_human, wm)
-    results = evaluate_by_format(eval_rows, calibrations, det.n_boot, int(cfg.seed))
+    results = evaluate_by_format(eval_rows, calibrations, det.n_boot, cfg.seed)
     extra: dict[str, Any] = {}
     if wm.enabled:
         extra, more = watermark_summary(
-            scored, eval_rows, calibrations, plain_ids, det.n_boot, int(cfg.seed), wm
+            scored, eval_rows, calibrations, plain_ids, det.n_boot, cfg.seed, wm
         )
         notes += more
     disclosure = None
-    if d.get("disclosure_files"):
-        disclosure, bad = _check_disclosure(list(d.disclosure_files), machine)
+    if d.disclosure_files:
+        disclosure, bad = _check_disclosure(d.disclosure_files, machine)
         rejects += bad
         extra["disclosure"] = disclosure.to_dict()
 

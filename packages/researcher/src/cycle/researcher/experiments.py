@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from cycle.researcher.containment import LINUX, POLL_S, ProcessTree, Usage, user_task_count
+from cycle.researcher.schemas import ExperimentRunnerConfig
 
 # Passed through when set; everything else is dropped unless ``pass_env`` names it.
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "CUDA_VISIBLE_DEVICES")
@@ -270,15 +271,8 @@ def _read_capped(path: Path, limit: int = 64 * MB) -> str:
 ExperimentRunner = SimulatedRunner | CommandRunner
 
 
-def build_runner(cfg: Any) -> ExperimentRunner:
-    """From an ``experiment_runner`` config node (or dict): ``simulated`` or ``command``."""
-    from omegaconf import OmegaConf
-
-    from cycle.core.config import to_dataclass
-    from cycle.researcher.schemas import ExperimentRunnerConfig
-
-    node = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
-    conf = to_dataclass(node, ExperimentRunnerConfig)
+def build_runner(conf: ExperimentRunnerConfig) -> ExperimentRunner:
+    """From the ``experiment_runner`` config: ``simulated`` or ``command``."""
     if conf.name == "simulated":
         return SimulatedRunner()
     if conf.name == "command":
@@ -286,7 +280,7 @@ def build_runner(cfg: Any) -> ExperimentRunner:
             raise ValueError("experiment_runner=command needs experiment_runner.command=<program>")
         return CommandRunner(
             conf.command,
-            float(conf.timeout_s),
+            conf.timeout_s,
             scratch_root=conf.scratch_root,
             pass_env=conf.pass_env,
             limits=Limits(

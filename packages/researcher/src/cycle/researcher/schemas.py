@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from cycle.core.schemas import register
+from cycle.core.schemas import (
+    GenerationConfig,
+    SFTConfig,
+    TrainingConfig,
+    register,
+    register_stage,
+)
 
 
 @dataclass
@@ -25,5 +32,37 @@ class ExperimentRunnerConfig:
     max_processes: int | None = 256  # alive at once (RLIMIT_NPROC and the runner's count)
 
 
+@dataclass
+class TrainResearcherConfig(TrainingConfig):
+    """``cycle train_researcher`` (conf/train_researcher.yaml)."""
+
+    research14k_dir: str = "???"
+    split: str = "train"
+    max_examples: int | None = None
+    max_references: int | None = 2
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    export: bool = True
+
+
+@dataclass
+class GenerateConfig(GenerationConfig):
+    """``cycle generate`` (conf/generate.yaml)."""
+
+    experiment_runner: ExperimentRunnerConfig = field(default_factory=ExperimentRunnerConfig)
+    research14k_dir: str = "???"
+    split: str = "test"
+    max_prompts: int | None = None
+    topic: str | None = None
+    outline_attempts: int = 4
+    max_references: int | None = 2
+    policy: str | None = None
+    prompt_batch_size: int = 8
+    scorer: Any = None  # a `_target_` node: a callable scoring papers (best of N)
+    reviews_file: str | None = None
+    system_name: str = "CycleResearcher"
+
+
 def register_configs() -> None:
     register("experiment_runner", ExperimentRunnerConfig)
+    register_stage("train_researcher", TrainResearcherConfig)
+    register_stage("generate", GenerateConfig)

@@ -6,10 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from cycle.core.config import instantiate, to_dataclass
+from cycle.core.config import instantiate
 from cycle.core.io import (
     append_jsonl,
     atomic_write_json,
@@ -19,53 +18,56 @@ from cycle.core.io import (
     read_jsonl,
 )
 from cycle.core.runs import Run
+from cycle.core.schemas import ModelConfig
 from cycle.core.upstream import build_data_command, stage_command
 from cycle.data.released import research14k_references
 from cycle.researcher.data import load_research14k, sft_conversations
 from cycle.researcher.export import to_markdown, to_tex
 from cycle.researcher.protocol import GeneratedPaper
+from cycle.researcher.schemas import GenerateConfig, TrainResearcherConfig
 from cycle.researcher.selection import best_index
 
 log = logging.getLogger(__name__)
 
 
-def _build_data_command(cfg: DictConfig) -> str:
+def _build_data_command(cfg: TrainResearcherConfig | GenerateConfig) -> str:
     return build_data_command(cfg.upstream.build_data, "research14k")
 
 
-def train_researcher(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def train_researcher(cfg: TrainResearcherConfig, run: Run) -> dict[str, Any]:
     """SFT of the policy on Research-14K conversations; exports ``<run>/model``."""
-    from cycle.core.training.sft import SFTConfig, fit_sft
+    from cycle.core.tracking import stage_logger
+    from cycle.core.training.fit import fit_spec
+    from cycle.core.training.sft import fit_sft
 
     if cfg.export and run.done_artifact("model"):
         return dict(run.metrics)
     rows = load_research14k(cfg.research14k_dir, cfg.split, _build_data_command(cfg))
     if cfg.max_examples is not None:
-        rows = rows.select(range(min(int(cfg.max_examples), len(rows))))
+        rows = rows.select(range(min(cfg.max_examples, len(rows))))
     conversations, rejected = sft_conversations(rows, cfg.max_references)
     run.reject_rows(rejected, reason="not a five-message conversation")
     if not conversations:
         raise ValueError(
             f"no Research-14K conversation to train on; see {run.path('rejected.jsonl')}"
         )
-    sft = to_dataclass(cfg.sft, SFTConfig)
-    metrics = fit_sft(
-        cfg, run, conversations, sft, export_dir=run.path("model") if cfg.export else None
-    )
+    export_dir = run.path("model") if cfg.export else None
+    logger = stage_logger(cfg, run.dir)
+    metrics = fit_sft(fit_spec(cfg), cfg.sft, run, conversations, logger, export_dir=export_dir)
     metrics.update(papers=len(rows), rejected_rows=len(rejected))
     run.log_metrics(metrics)
     return metrics
 
 
-def _policy_model(cfg: DictConfig) -> DictConfig:
+def _policy_model(cfg: GenerateConfig) -> ModelConfig:
     """``cfg.model`` pointed at the exported policy when there is one (logged either way)."""
     from cycle.core.models import policy_model_config
 
-    policy = cfg.get("policy")
+    policy = cfg.policy
     if policy and (Path(policy) / "config.json").is_file():
         log.info("generate: using the trained policy at %s", policy)
-        return policy_model_config(cfg, policy)
-    model = policy_model_config(cfg, None)
+        return policy_model_config(cfg.model, policy)
+    model = cfg.model
     base = model.name_or_path or f"the untrained base model '{model.name}' (random weights)"
     log.warning(
         "generate: no trained policy at %s (run `%s`); using %s",
@@ -76,10 +78,10 @@ def _policy_model(cfg: DictConfig) -> DictConfig:
     return model
 
 
-def _prompt_rows(cfg: DictConfig) -> list[dict[str, Any]]:
+def _prompt_rows(cfg: GenerateConfig) -> list[dict[str, Any]]:
     rows = load_research14k(cfg.research14k_dir, cfg.split, _build_data_command(cfg))
     if cfg.max_prompts is not None:
-        rows = rows.select(range(min(int(cfg.max_prompts), len(rows))))
+        rows = rows.select(range(min(cfg.max_prompts, len(rows))))
     return [
         {"prompt_id": row.get("paperId") or str(i), "references": research14k_references(row)}
         for i, row in enumerate(rows)
@@ -92,18 +94,17 @@ def _write_paper_files(run: Run, paper_id: str, paper: GeneratedPaper) -> None:
     atomic_write_text(run.path("papers", f"{safe}.md"), to_markdown(paper))
 
 
-def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def generate(cfg: GenerateConfig, run: Run) -> dict[str, Any]:
     """Papers for the Research-14K test prompts, appended to ``papers.jsonl`` (resumable)."""
     from cycle.core.generation import build_generator
-    from cycle.core.schemas import BackendConfig, SamplingConfig
     from cycle.core.tracking import finish, stage_logger
     from cycle.researcher.experiments import build_runner
     from cycle.researcher.report import write_report
     from cycle.researcher.researcher import Researcher
 
     prompts = _prompt_rows(cfg)
-    sampling = to_dataclass(cfg.sampling, SamplingConfig)
-    n = int(sampling.n)
+    sampling = cfg.sampling
+    n = sampling.n
     out_path = run.path("papers.jsonl")
     done: dict[str, int] = {}
     if out_path.exists():
@@ -118,19 +119,17 @@ def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
         n,
         runner.describe(),
     )
-    scorer = instantiate(cfg.scorer) if cfg.get("scorer") else None
+    scorer = instantiate(cfg.scorer) if cfg.scorer else None
     if todo:
-        generator = build_generator(
-            to_dataclass(cfg.backend, BackendConfig), _policy_model(cfg), progress=False
-        )
+        generator = build_generator(cfg.backend, _policy_model(cfg), progress=False)
         researcher = Researcher(
-            generator, sampling, runner, cfg.max_references, int(cfg.outline_attempts)
+            generator, sampling, runner, cfg.max_references, cfg.outline_attempts
         )
         researcher.check_prompts_fit(
             [(p["references"], cfg.topic) for p in todo],
-            int(cfg.backend.get("max_model_len") or cfg.model.context_length),
+            cfg.backend.max_model_len or cfg.model.context_length,
         )
-        batch = int(cfg.prompt_batch_size)
+        batch = cfg.prompt_batch_size
         for start in tqdm(range(0, len(todo), batch), desc="generate papers", unit="batch"):
             chunk = todo[start : start + batch]
             # A prompt interrupted part-way is redone whole: its n samples belong together.
@@ -170,14 +169,14 @@ def generate(cfg: DictConfig, run: Run) -> dict[str, Any]:
         ]
         atomic_write_jsonl(run.path("selected.jsonl"), best)
         run.add_artifact("selected", run.path("selected.jsonl"))
-    reviews = read_jsonl(cfg.reviews_file) if cfg.get("reviews_file") else None
+    reviews = read_jsonl(cfg.reviews_file) if cfg.reviews_file else None
     logger = stage_logger(cfg, run.dir)
     report = write_report(
         run.dir,
         papers,
         review_records=reviews,
         score_groups=score_groups,
-        system=str(cfg.system_name),
+        system=cfg.system_name,
         wandb_run=logger.experiment if cfg.logger.name == "wandb" else None,
     )
     finish(logger)

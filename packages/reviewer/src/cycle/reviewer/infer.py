@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from cycle.core.chat import Message, render_prompt, tokenize_chat
 from cycle.core.generation.base import Generator
-from cycle.core.schemas import SamplingConfig
+from cycle.core.schemas import BackendConfig, ModelConfig, SamplingConfig
 from cycle.data.records import DEFAULT_RATING_SCALE, Paper
 from cycle.data.review5k import reviewer_prompt
 from cycle.reviewer.format import ParsedReview, ReviewSet, parse_review
@@ -307,20 +307,17 @@ class Reviewer:
 
 
 def build_reviewer(
-    model_cfg: Any,
-    backend_cfg: Any,
+    model: ModelConfig,
+    backend: BackendConfig,
     sampling: SamplingConfig,
     config: ReviewerConfig,
     generator_factory: Callable[..., Generator] | None = None,
 ) -> Reviewer:
-    """A ``Reviewer`` over ``build_generator(backend_cfg, model_cfg)`` (or ``generator_factory()``)."""
-    from cycle.core.models import as_model_config
-
-    model_cfg = as_model_config(model_cfg)
+    """A ``Reviewer`` over ``build_generator(backend, model)`` (or ``generator_factory()``)."""
     if generator_factory is not None:
         generator = generator_factory()
     else:
         from cycle.core.generation.factory import build_generator
 
-        generator = build_generator(backend_cfg, model_cfg, progress=False)
-    return Reviewer(generator, sampling, config, context_length=model_cfg.context_length)
+        generator = build_generator(backend, model, progress=False)
+    return Reviewer(generator, sampling, config, context_length=model.context_length)

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
-from cycle.core.config import to_dataclass
+from cycle.core.errors import ConfigError
 from cycle.core.io import atomic_write_jsonl
 from cycle.core.runs import Run
+from cycle.core.schemas import BackendConfig, ModelConfig, SamplingConfig, StageConfig
 from cycle.core.upstream import build_data_command, stage_command
-from cycle.reviewer.schemas import ReviewerConfig
+from cycle.reviewer.schemas import (
+    EvaluateReviewerConfig,
+    ReviewerConfig,
+    ReviewerEntry,
+    TrainReviewerConfig,
+)
 
 log = logging.getLogger(__name__)
 
 
-def _build_data_command(cfg: DictConfig) -> str:
+def _build_data_command(cfg: StageConfig) -> str:
     return build_data_command(cfg.upstream.build_data, "review5k")
 
 
@@ -25,24 +32,23 @@ def _write_rejected(run: Run, rejected: list[dict[str, Any]]) -> None:
     run.reject_rows(rejected, reason=lambda row: row["reason"].split(":")[0])
 
 
-def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def train_reviewer(cfg: TrainReviewerConfig, run: Run) -> dict[str, Any]:
     """SFT of the reviewer on the Review-5K reviewer view; exports ``<run>/model``.
 
     ``validation.papers`` > 0 holds that many papers off the end of the split out of training
     and draws a validation curve on them (``validation.jsonl``, ``val/*`` in the logger)."""
-    from cycle.core.io import atomic_write_jsonl
     from cycle.core.models import load_tokenizer
-    from cycle.core.training.sft import SFTConfig, fit_sft
+    from cycle.core.tracking import stage_logger
+    from cycle.core.training.fit import fit_spec
+    from cycle.core.training.sft import fit_sft
     from cycle.reviewer.scoring import ValidationCurve, rating_scale
     from cycle.reviewer.train import load_review5k, reviewer_rows, reviewer_sft_data
 
     if cfg.export and run.done_artifact("model"):
         return dict(run.metrics)
     command = _build_data_command(cfg)
-    rows = reviewer_rows(
-        cfg.review5k_dir, cfg.split, str(cfg.target), int(cfg.short_words), command
-    )
-    n_val = int(cfg.validation.papers)
+    rows = reviewer_rows(cfg.review5k_dir, cfg.split, cfg.target, cfg.short_words, command)
+    n_val = cfg.validation.papers
     if n_val >= len(rows):
         raise ValueError(
             f"validation.papers={n_val} leaves no training paper of {len(rows)} in split "
@@ -50,15 +56,15 @@ def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
         )
     n_train = len(rows) - n_val
     if cfg.max_examples is not None:
-        n_train = min(n_train, int(cfg.max_examples))
+        n_train = min(n_train, cfg.max_examples)
     train_rows = rows.select(range(n_train))
-    reviewer = to_dataclass(cfg.reviewer, ReviewerConfig)
-    sft = to_dataclass(cfg.sft, SFTConfig)
+    # Papers are already cut to fit; "end" only guards against an off-by-one of the template.
+    sft = dataclasses.replace(cfg.sft, truncation="end")
     tokenizer = load_tokenizer(cfg.model)
 
     def fitted(part: Any) -> Any:
         return reviewer_sft_data(
-            part, tokenizer, sft.max_length, reviewer.paper_truncation, int(cfg.min_paper_tokens)
+            part, tokenizer, sft.max_length, cfg.reviewer.paper_truncation, cfg.min_paper_tokens
         )
 
     data = fitted(train_rows)
@@ -72,20 +78,15 @@ def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
         val = fitted(rows.select(range(len(rows) - n_val, len(rows))))
         scale = rating_scale(load_review5k(cfg.review5k_dir, "papers", cfg.split, command))
         curve = ValidationCurve(
-            val.conversations,
-            val.mean_ratings,
-            tokenizer,
-            scale,
-            int(cfg.validation.every_n_steps),
+            val.conversations, val.mean_ratings, tokenizer, scale, cfg.validation.every_n_steps
         )
         callbacks.append(curve)
-    # Papers are already cut to fit; "end" only guards against an off-by-one of the template.
-    sft.truncation = "end"
     metrics = fit_sft(
-        cfg,
+        fit_spec(cfg),
+        sft,
         run,
         data.conversations,
-        sft,
+        stage_logger(cfg, run.dir),
         export_dir=run.path("model") if cfg.export else None,
         callbacks=callbacks,
     )
@@ -103,38 +104,94 @@ def train_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
     return metrics
 
 
-def _reviewer_for(cfg: DictConfig, name: str, spec: DictConfig) -> Any:
-    """A ``Reviewer`` for one entry of ``cfg.reviewers``: its overrides merged over the stage's
-    model / backend / sampling / reviewer groups, or a ``generator`` node with a ``_target_``."""
-    from omegaconf import OmegaConf
+def _dataclass_in(annotation: Any) -> type | None:
+    """The dataclass a field's (resolved) annotation names, alone or in a union with None."""
+    for arg in typing.get_args(annotation) or (annotation,):
+        if dataclasses.is_dataclass(arg):
+            return arg
+    return None
 
+
+def with_changes(base: Any, changes: Mapping[str, Any] | None, where: str) -> Any:
+    """A copy of the dataclass ``base`` with ``changes`` (a partial dict, nested dicts for nested
+    dataclasses: ``{"tiny": {"hidden_size": 64}}``) applied, as a merge would; an unknown key is
+    a ``ConfigError`` naming ``where`` (e.g. ``reviewers.base.model``)."""
+    if not changes:
+        return base
+    hints = typing.get_type_hints(type(base))
+    names = {f.name for f in dataclasses.fields(base)}
+    updates: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key not in names:
+            raise ConfigError(
+                f"{where}.{key}: no such key in {type(base).__name__} "
+                f"(one of: {', '.join(sorted(names))})"
+            )
+        nested = _dataclass_in(hints[key])
+        if nested is not None and value is not None:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}.{key}: expected a mapping of {nested.__name__} keys")
+            current = getattr(base, key)
+            value = with_changes(
+                current if current is not None else nested(), value, f"{where}.{key}"
+            )
+        updates[key] = value
+    return dataclasses.replace(base, **updates)
+
+
+@dataclasses.dataclass
+class ReviewerSetup:
+    """One entry of ``cfg.reviewers`` with its changes applied to the stage's nodes."""
+
+    label: str
+    model: ModelConfig
+    backend: BackendConfig
+    sampling: SamplingConfig
+    reviewer: ReviewerConfig
+    generator: Any = None
+
+
+def _reviewer_setup(cfg: EvaluateReviewerConfig, name: str, entry: ReviewerEntry) -> ReviewerSetup:
+    """``entry``'s model / backend / sampling / reviewer changes over the stage's nodes
+    (``ConfigError`` for an unknown key)."""
+    where = f"reviewers.{name}"
+    return ReviewerSetup(
+        label=entry.label or name,
+        model=with_changes(cfg.model, entry.model, f"{where}.model"),
+        backend=with_changes(cfg.backend, entry.backend, f"{where}.backend"),
+        sampling=with_changes(cfg.sampling, entry.sampling, f"{where}.sampling"),
+        reviewer=with_changes(cfg.reviewer, entry.reviewer, f"{where}.reviewer"),
+        generator=entry.generator,
+    )
+
+
+def _reviewer_setups(cfg: EvaluateReviewerConfig) -> dict[str, ReviewerSetup]:
+    return {name: _reviewer_setup(cfg, name, entry) for name, entry in cfg.reviewers.items()}
+
+
+def _reviewer_for(cfg: EvaluateReviewerConfig, name: str, setup: ReviewerSetup) -> Any:
+    """A ``Reviewer`` for one entry of ``cfg.reviewers``: its settings, or a ``generator`` node
+    with a ``_target_``."""
     from cycle.core.config import instantiate
-    from cycle.core.schemas import BackendConfig, SamplingConfig
     from cycle.reviewer.infer import build_reviewer
 
-    def merged(group: str) -> DictConfig:
-        return OmegaConf.merge(cfg[group], spec.get(group) or {})
-
-    model = merged("model")
-    path = model.get("name_or_path")
-    if path and str(path).startswith(str(cfg.paths.runs_dir)) and not Path(path).is_dir():
-        stage = Path(path).relative_to(cfg.paths.runs_dir).parts[0]
+    path = setup.model.name_or_path
+    runs_dir = cfg.paths.runs_dir
+    if path and str(path).startswith(str(runs_dir)) and not Path(path).is_dir():
+        stage = Path(path).relative_to(runs_dir).parts[0]
+        experiment = getattr(cfg.upstream, stage, cfg.experiment_name)
         raise FileNotFoundError(
-            f"reviewer '{name}': no model at {path}; run "
-            f"`{stage_command(stage, cfg.upstream.get(stage, cfg.experiment_name))}` first"
+            f"reviewer '{name}': no model at {path}; run `{stage_command(stage, experiment)}` first"
         )
-    factory = (lambda: instantiate(spec.generator)) if spec.get("generator") is not None else None
+    generator = setup.generator
+    factory = (lambda: instantiate(generator)) if generator is not None else None
     return build_reviewer(
-        model,
-        to_dataclass(merged("backend"), BackendConfig),
-        to_dataclass(merged("sampling"), SamplingConfig),
-        to_dataclass(merged("reviewer"), ReviewerConfig),
-        generator_factory=factory,
+        setup.model, setup.backend, setup.sampling, setup.reviewer, generator_factory=factory
     )
 
 
 def _review_papers(
-    cfg: DictConfig, run: Run, name: str, spec: DictConfig, rows: Any
+    cfg: EvaluateReviewerConfig, run: Run, name: str, setup: ReviewerSetup, rows: Any
 ) -> list[dict[str, Any]]:
     """One JSONL row per paper in ``reviews/<name>.jsonl``, appended as batches finish (resumable)."""
     from cycle.core.io import append_jsonl, read_jsonl
@@ -143,8 +200,8 @@ def _review_papers(
     done = {r["id"]: r for r in read_jsonl(out)} if out.exists() else {}
     todo = [i for i, pid in enumerate(rows["id"]) if pid not in done]
     if todo:
-        reviewer = _reviewer_for(cfg, name, spec)
-        batch = int(cfg.backend.batch_size)
+        reviewer = _reviewer_for(cfg, name, setup)
+        batch = cfg.backend.batch_size
         for start in range(0, len(todo), batch):
             chunk = rows.select(todo[start : start + batch])
             for pid, result in zip(
@@ -157,16 +214,16 @@ def _review_papers(
     return [done[pid] for pid in rows["id"]]
 
 
-def _human_reviews(cfg: DictConfig, run: Run) -> tuple[Any, Any]:
+def _human_reviews(cfg: EvaluateReviewerConfig, run: Run) -> tuple[Any, Any]:
     """The papers to score (``HumanReviews``) and, from Review-5K, their rows (for the paper
     texts a reviewer reads); a ``gold`` file gives no rows."""
     from cycle.reviewer.predictions import HumanReviews, load_gold
     from cycle.reviewer.train import load_review5k
 
-    if cfg.get("gold"):
-        human = load_gold(str(cfg.gold), str(cfg.split))
+    if cfg.gold:
+        human = load_gold(cfg.gold, cfg.split)
         if cfg.max_papers is not None:
-            keep = int(cfg.max_papers)
+            keep = cfg.max_papers
             human = HumanReviews(
                 human.ids[:keep], human.ratings[:keep], human.accepted[:keep], human.rejected
             )
@@ -174,7 +231,7 @@ def _human_reviews(cfg: DictConfig, run: Run) -> tuple[Any, Any]:
     else:
         rows = load_review5k(cfg.review5k_dir, "papers", cfg.split, _build_data_command(cfg))
         if cfg.max_papers is not None:
-            rows = rows.select(range(min(int(cfg.max_papers), len(rows))))
+            rows = rows.select(range(min(cfg.max_papers, len(rows))))
         human = HumanReviews(
             list(rows["id"]),
             _on_common_scale([list(r) for r in rows["ratings"]], rows),
@@ -190,12 +247,12 @@ def _human_reviews(cfg: DictConfig, run: Run) -> tuple[Any, Any]:
     return human, rows
 
 
-def _human_accept_threshold(cfg: DictConfig, rows: Any) -> float:
+def _human_accept_threshold(cfg: EvaluateReviewerConfig, rows: Any) -> float:
     """``human_accept_threshold``, else the one of the rows' rating scale (6 on 1-10)."""
     from cycle.reviewer.scoring import accept_threshold, rating_scale
 
-    if cfg.get("human_accept_threshold") is not None:
-        return float(cfg.human_accept_threshold)
+    if cfg.human_accept_threshold is not None:
+        return cfg.human_accept_threshold
     return float(accept_threshold(rating_scale(rows, mixed=True) if rows is not None else (1, 10)))
 
 
@@ -212,7 +269,7 @@ def _on_common_scale(ratings: list[list[float]], rows: Any) -> list[list[float]]
 
 
 def _stored_predictions(
-    cfg: DictConfig, run: Run, ids: list[str]
+    cfg: EvaluateReviewerConfig, run: Run, ids: list[str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Per paper, the stored outputs of ``cfg.predictions`` aggregated as a reviewer's would be
     (a paper without one has no reward and no decision), and the rejected lines."""
@@ -222,7 +279,7 @@ def _stored_predictions(
     preds = load_predictions(cfg.predictions)
     unknown = sorted(set(preds.texts) - set(ids))
     rejected = preds.rejected + [
-        {"source": str(cfg.predictions), "id": pid, "reason": "no human reviews for this id"}
+        {"source": cfg.predictions, "id": pid, "reason": "no human reviews for this id"}
         for pid in unknown
     ]
     missing = [pid for pid in ids if pid not in preds.texts]
@@ -233,7 +290,7 @@ def _stored_predictions(
         )
     if missing:
         log.warning("evaluate_reviewer: %d papers have no prediction", len(missing))
-    reward = to_dataclass(cfg.reviewer, ReviewerConfig).reward
+    reward = cfg.reviewer.reward
     results = []
     for pid in ids:
         texts = preds.texts.get(pid, [])
@@ -245,7 +302,7 @@ def _stored_predictions(
     return results, rejected
 
 
-def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def evaluate_reviewer(cfg: EvaluateReviewerConfig, run: Run) -> dict[str, Any]:
     """Table 1 for every entry of ``cfg.reviewers`` (or for the stored outputs of
     ``cfg.predictions``) on Review-5K's split or a ``gold`` file, plus the figure."""
     from cycle.core.io import atomic_write_json, atomic_write_text
@@ -258,6 +315,8 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
         table1_markdown,
     )
 
+    if not cfg.predictions:
+        _reviewer_setups(cfg)  # an unknown key in an entry fails here, before any work
     people, rows = _human_reviews(cfg, run)
     mixed = False
     if rows is not None:
@@ -265,16 +324,19 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
         from cycle.reviewer.scoring import rating_scale, row_scales
 
         mixed = common_rating_scale(row_scales(rows))[1]
-        if cfg.reviewer.get("rating_scale") is None:
+        if cfg.reviewer.rating_scale is None:
             # The prompt names the venue's scale (1-10 where venues are mixed: the scale every
             # rating is then scored on).
-            cfg.reviewer.rating_scale = list(rating_scale(rows, mixed=True))
+            scale = list(rating_scale(rows, mixed=True))
+            cfg = dataclasses.replace(
+                cfg, reviewer=dataclasses.replace(cfg.reviewer, rating_scale=scale)
+            )
     human, accepted = people.ratings, people.accepted
     rejected = list(people.rejected)
     outputs: dict[str, list[dict[str, Any]]] = {}
-    if cfg.get("predictions"):
+    if cfg.predictions:
         stored, bad = _stored_predictions(cfg, run, people.ids)
-        outputs[str(cfg.predictions_label)] = stored
+        outputs[cfg.predictions_label] = stored
         rejected += bad
     else:
         if rows is None:
@@ -282,9 +344,8 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
                 "gold= gives human reviews without paper texts: score stored outputs with "
                 "predictions=<file>, or run reviewers on Review-5K (drop gold=)"
             )
-        for name, spec in cfg.reviewers.items():
-            spec = spec or {}
-            outputs[spec.get("label") or name] = _review_papers(cfg, run, name, spec, rows)
+        for name, setup in _reviewer_setups(cfg).items():
+            outputs[setup.label] = _review_papers(cfg, run, name, setup, rows)
     _write_rejected(run, rejected)
     table = [human_row(human, accepted, _human_accept_threshold(cfg, rows))]
     model_scores = {}
@@ -298,9 +359,9 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
                 accepted,
                 [r["reward"] for r in reviews],
                 [None if r["decision"] is None else r["decision"] == "Accept" for r in reviews],
-                seed=int(cfg.seed),
+                seed=cfg.seed,
                 parse_rate=(n_outputs - unparseable) / n_outputs if n_outputs else None,
-                draw=str(cfg.proxy_n1),
+                draw=cfg.proxy_n1,
                 paper_ids=people.ids,
             )
         )
@@ -310,13 +371,13 @@ def evaluate_reviewer(cfg: DictConfig, run: Run) -> dict[str, Any]:
             else (r["min_rating"], r["max_rating"], r["mean_rating"])
             for r in reviews
         ]
-    source = f"gold {Path(str(cfg.gold)).name}" if cfg.get("gold") else "Review-5K"
+    source = f"gold {Path(cfg.gold).name}" if cfg.gold else "Review-5K"
     scale = list(cfg.reviewer.rating_scale or (1, 10))
     normalised = ", ratings of mixed venues normalised to 1–10" if mixed else ""
     markdown = table1_markdown(
         table,
         title=f"{source} {cfg.split}, {len(people.ids)} papers{normalised}",
-        draw=str(cfg.proxy_n1),
+        draw=cfg.proxy_n1,
         scale=scale,
     )
     atomic_write_text(run.path("table1.md"), markdown)

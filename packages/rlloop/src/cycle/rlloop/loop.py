@@ -35,21 +35,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from cycle.core.distributed import is_rank_zero
 from cycle.core.io import atomic_write_json
 from cycle.core.runs import seed_everything
 from cycle.core.steps import run_child, run_resumable
+from cycle.rlloop.schemas import RLLoopConfig
 from cycle.rlloop.steps import ISOLATED_ENV, STEP_FUNCTIONS, marker, step_dir
 from cycle.rlloop.timing import recorded_phases, start_step, timed, timing_file
 
 ROUND_STEPS = ("sample", "review", "pairs", "train", "evaluate")
 
 
-def _work(cfg: DictConfig, run_dir: Path, step: str, t: int | None) -> dict[str, Any]:
+def _work(cfg: RLLoopConfig, run_dir: Path, step: str, t: int | None) -> dict[str, Any]:
     """The step in this process, its phases written beside its marker (rank 0)."""
-    seed_everything(int(cfg.seed) + (t or 0))
+    seed_everything(cfg.seed + (t or 0))
     start_step(f"{'baseline' if t is None else f'round {t}'} {step}")
     with timed("total"):
         result = STEP_FUNCTIONS[step](cfg, run_dir, t)
@@ -59,12 +58,12 @@ def _work(cfg: DictConfig, run_dir: Path, step: str, t: int | None) -> dict[str,
 
 
 def run_step(
-    cfg: DictConfig, run_dir: Path, step: str, t: int | None, isolate: bool | None = None
+    cfg: RLLoopConfig, run_dir: Path, step: str, t: int | None, isolate: bool | None = None
 ) -> dict[str, Any]:
     """Run one step unless its marker exists, and return the marker's content: in this process,
     or in a child process when ``isolate`` (by default ``cfg.isolate_steps``)."""
     if isolate is None:
-        isolate = bool(cfg.get("isolate_steps", False))
+        isolate = cfg.isolate_steps
 
     def child() -> None:
         run_child(
@@ -84,14 +83,16 @@ def run_step(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m cycle.rlloop.loop <run_dir> <step> [<round>]``: one step with the run's
-    resolved config (``<run_dir>/config.yaml``, written by the stage runner)."""
+    recorded config (``<run_dir>/config.yaml``, written by the stage runner), typed again."""
     args = list(sys.argv[1:] if argv is None else argv)
     run_dir, step = Path(args[0]), args[1]
     t = int(args[2]) if len(args) > 2 and args[2] != "" else None
     logging.basicConfig(
         level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
     )
-    cfg = OmegaConf.load(run_dir / "config.yaml")
+    from cycle.core.config import read_stage_config
+
+    cfg = read_stage_config("rlloop", run_dir / "config.yaml")
     run_step(cfg, run_dir, step, t, isolate=False)
 
 

@@ -8,11 +8,10 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from cycle.core.io import append_jsonl, atomic_write_jsonl, read_jsonl
 from cycle.researcher.protocol import GeneratedPaper
 from cycle.rlloop.prompts import Prompt
+from cycle.rlloop.schemas import RLLoopConfig
 from cycle.rlloop.timing import timed
 
 
@@ -30,29 +29,25 @@ def free_memory() -> None:
 _KEPT_POLICY: dict[str, Any] = {}  # keep_policy_loaded: the last policy's generator, by policy
 
 
-def _researcher(cfg: DictConfig, policy: str, n: int, seed: int) -> Any:
+def _researcher(cfg: RLLoopConfig, policy: str, n: int, seed: int) -> Any:
     """The policy's researcher. With ``keep_policy_loaded`` the generator of the last policy is
     kept for the next sampling phase of the same policy (the round's samples after the
     evaluation that precedes them): one load and one compilation per policy, not per phase."""
     import dataclasses
 
-    from cycle.core.config import to_dataclass
     from cycle.core.generation import build_generator
     from cycle.core.models import policy_model_config
-    from cycle.core.schemas import BackendConfig, SamplingConfig
     from cycle.researcher.experiments import build_runner
     from cycle.researcher.researcher import Researcher
 
-    sampling = dataclasses.replace(to_dataclass(cfg.sampling, SamplingConfig), n=n, seed=seed)
-    keep = bool(cfg.get("keep_policy_loaded", False))
-    key = repr([policy, OmegaConf.to_container(cfg.backend, resolve=True)])
+    sampling = dataclasses.replace(cfg.sampling, n=n, seed=seed)
+    keep = cfg.keep_policy_loaded
+    key = repr((policy, cfg.backend))
     generator = _KEPT_POLICY.get(key) if keep else None
     if generator is None:
         _KEPT_POLICY.clear()  # the previous policy's, before this one loads
         generator = build_generator(
-            to_dataclass(cfg.backend, BackendConfig),
-            policy_model_config(cfg, policy),
-            progress=False,
+            cfg.backend, policy_model_config(cfg.model, policy), progress=False
         )
         if keep:
             _KEPT_POLICY[key] = generator
@@ -65,7 +60,7 @@ def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def sample_papers(
-    cfg: DictConfig, policy: str, prompts: Sequence[Prompt], n: int, seed: int, out: Path
+    cfg: RLLoopConfig, policy: str, prompts: Sequence[Prompt], n: int, seed: int, out: Path
 ) -> list[dict[str, Any]]:
     """``n`` papers per prompt appended to ``out`` per prompt batch; a rerun redoes only the
     batches with an unfinished prompt (same batch, same seed: the same papers), then ``out`` is
@@ -78,7 +73,7 @@ def sample_papers(
     def finished(p: Prompt) -> bool:
         return len(latest.get(p.prompt_id, {})) >= n
 
-    todo = [b for b in _batches(prompts, int(cfg.prompts.batch_size)) if not all(map(finished, b))]
+    todo = [b for b in _batches(prompts, cfg.prompts.batch_size) if not all(map(finished, b))]
     if todo:
         with timed("load_policy"):
             researcher = _researcher(cfg, policy, n, seed)
@@ -109,29 +104,22 @@ def sample_papers(
 _KEPT_REVIEWER: dict[str, Any] = {}  # review.keep_loaded: the reviewer, by its resolved config
 
 
-def _reviewer(cfg: DictConfig) -> Any:
+def _reviewer(cfg: RLLoopConfig) -> Any:
     """The reviewer. With ``review.keep_loaded`` it is built once per process and kept for every
     later review step: one model load and one torch.compile instead of one per step (on a GPU
     each costs seconds to tens of seconds; keeping it costs its memory during training)."""
-    from cycle.core.config import instantiate, to_dataclass
-    from cycle.core.schemas import BackendConfig, SamplingConfig
+    from cycle.core.config import instantiate
     from cycle.reviewer.infer import build_reviewer
-    from cycle.reviewer.schemas import ReviewerConfig
 
     spec = cfg.review
-    keep = bool(spec.get("keep_loaded", False))
-    key = repr([OmegaConf.to_container(cfg[k], resolve=True) for k in ("review", "reviewer")])
-    if keep and key in _KEPT_REVIEWER:
+    key = repr((spec, cfg.reviewer))
+    if spec.keep_loaded and key in _KEPT_REVIEWER:
         return _KEPT_REVIEWER[key]
-    factory = (lambda: instantiate(spec.generator)) if spec.get("generator") is not None else None
+    factory = (lambda: instantiate(spec.generator)) if spec.generator is not None else None
     reviewer = build_reviewer(
-        spec.model,
-        to_dataclass(spec.backend, BackendConfig),
-        to_dataclass(spec.sampling, SamplingConfig),
-        to_dataclass(cfg.reviewer, ReviewerConfig),
-        generator_factory=factory,
+        spec.model, spec.backend, spec.sampling, cfg.reviewer, generator_factory=factory
     )
-    if keep:
+    if spec.keep_loaded:
         _KEPT_REVIEWER.clear()
         _KEPT_REVIEWER[key] = reviewer
     return reviewer
@@ -150,7 +138,7 @@ def review_text(sample: dict[str, Any]) -> tuple[str, bool]:
 
 
 def review_papers(
-    cfg: DictConfig, samples: Sequence[dict[str, Any]], out: Path
+    cfg: RLLoopConfig, samples: Sequence[dict[str, Any]], out: Path
 ) -> list[dict[str, Any]]:
     """One review row per paper, appended to ``out`` per batch (resumable), then rewritten in
     sample order. A paper with no text at all gets no reward, with the reason ``empty_paper``."""
@@ -158,9 +146,7 @@ def review_papers(
     if out.exists():
         done = {r["id"]: r for r in read_jsonl(out)}
     todo = [
-        b
-        for b in _batches(samples, int(cfg.review.batch_size))
-        if any(s["id"] not in done for s in b)
+        b for b in _batches(samples, cfg.review.batch_size) if any(s["id"] not in done for s in b)
     ]
     if todo:
         reviewer = None

@@ -19,14 +19,12 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from omegaconf import DictConfig
 
-from cycle.core.config import to_dataclass
 from cycle.core.schemas import OptimConfig
 from cycle.core.training.lm_module import CausalLMModule
 from cycle.rlloop.loss import SimPOConfig, simpo_nll_batch_loss
 from cycle.rlloop.preference_data import PreferenceCollator, filter_trainable
-from cycle.rlloop.schemas import PreferenceTrainConfig
+from cycle.rlloop.schemas import RLLoopConfig, SimPOStageConfig
 
 # Per-step metrics of ``simpo_nll_loss`` that summarise an epoch (mean over steps).
 SUMMARY_KEYS = (
@@ -90,7 +88,7 @@ class SimPOResult:
 
 
 def fit_simpo(
-    cfg: DictConfig,
+    cfg: SimPOStageConfig | RLLoopConfig,
     train_dir: str | os.PathLike,
     dataset: Dataset,
     policy: str | os.PathLike,
@@ -109,10 +107,9 @@ def fit_simpo(
     from cycle.core.models import load_tokenizer, policy_model_config
     from cycle.core.training.fit import Batches, fit, fit_spec
 
-    spec = fit_spec(cfg, model=policy_model_config(cfg, policy))
+    spec = fit_spec(cfg, model=policy_model_config(cfg.model, policy))
     L.seed_everything(spec.seed, workers=True, verbose=False)
-    simpo = to_dataclass(cfg.simpo, SimPOConfig)
-    train = to_dataclass(cfg.train, PreferenceTrainConfig)
+    simpo, train = cfg.simpo, cfg.train
     tokenizer = load_tokenizer(spec.model)
     kept, dropped = filter_trainable(dataset, tokenizer, train.max_length)
     if len(kept) == 0:

@@ -6,15 +6,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from cycle.core.runs import Run
 from cycle.core.upstream import stage_command
+from cycle.rlloop.schemas import RLLoopConfig, SimPOStageConfig
 
 log = logging.getLogger(__name__)
 
 
-def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def simpo(cfg: SimPOStageConfig, run: Run) -> dict[str, Any]:
     """SimPO + NLL on ``cfg.pairs`` starting from ``cfg.policy``; exports ``<run>/policy``."""
     from cycle.core.tracking import finish, stage_logger
     from cycle.rlloop.simpo_module import dropped_rows, fit_simpo, load_pairs
@@ -47,7 +46,7 @@ def simpo(cfg: DictConfig, run: Run) -> dict[str, Any]:
     return result.metrics
 
 
-def _held_out(cfg: DictConfig) -> str:
+def _held_out(cfg: RLLoopConfig) -> str:
     from cycle.rlloop.steps import eval_enabled
 
     if not eval_enabled(cfg):
@@ -75,7 +74,7 @@ def _register_round(run: Run, t: int) -> None:
         run.add_artifact(f"{d}/policy", run.dir / d / "policy")
 
 
-def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
+def rlloop(cfg: RLLoopConfig, run: Run) -> dict[str, Any]:
     """T rounds of sample -> review -> pairs -> train -> evaluate (see ``cycle.rlloop.loop``)."""
     import json
 
@@ -85,10 +84,10 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
     from cycle.rlloop.report import DROP_KEYS, policy_rows, timing_rows, write_report
     from cycle.rlloop.steps import eval_enabled
 
-    rounds = int(cfg.rounds)
+    rounds = cfg.rounds
     if rounds < 0:
         raise ValueError(f"rounds must be >= 0, got {rounds}")
-    if rounds > int(cfg.prompts.slices):
+    if rounds > cfg.prompts.slices:
         raise ValueError(
             f"{rounds} rounds need at least as many prompt slices (prompts.slices={cfg.prompts.slices})"
         )
@@ -141,7 +140,7 @@ def rlloop(cfg: DictConfig, run: Run) -> dict[str, Any]:
     finish(logger)
     for name, path in files.items():
         run.add_artifact(name, path)
-    _link_final_policy(run, per_round[-1]["policy_out"] if per_round else str(cfg.policy))
+    _link_final_policy(run, per_round[-1]["policy_out"] if per_round else cfg.policy)
     result = _final_metrics(baseline, per_round)
     run.log_metrics(result)
     print((run.dir / "report.md").read_text(encoding="utf-8"))

@@ -1,5 +1,6 @@
-"""The loop's steps. Each takes the resolved config, the run directory and the round (None =
-baseline), does its work, and returns what its marker ``<dir>/steps/<step>.json`` records."""
+"""The loop's steps. Each takes the typed config (``RLLoopConfig``), the run directory and the
+round (None = baseline), does its work, and returns what its marker ``<dir>/steps/<step>.json``
+records."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
-from omegaconf import DictConfig
-
 from cycle.core.io import atomic_dir, atomic_write_json, atomic_write_jsonl, read_jsonl
 from cycle.core.runs import seed_everything
 from cycle.core.steps import read_marker
 from cycle.researcher.protocol import GeneratedPaper
 from cycle.rlloop.prompts import load_prompts, round_prompts
 from cycle.rlloop.rollout import free_memory, review_papers, sample_papers, score_stats
+from cycle.rlloop.schemas import RLLoopConfig
 from cycle.rlloop.timing import timed
 
 log = logging.getLogger(__name__)
@@ -43,25 +43,25 @@ def step_result(step_dir: Path, step: str) -> dict[str, Any] | None:
     return read_marker(marker(step_dir, step))
 
 
-def _policy_in(run_dir: Path, cfg: DictConfig, t: int) -> str:
+def _policy_in(run_dir: Path, cfg: RLLoopConfig, t: int) -> str:
     """P_t: the SFT policy for round 0, else what round t-1's train step left."""
     if t == 0:
-        return str(cfg.policy)
+        return cfg.policy
     prev = step_result(round_dir(run_dir, t - 1), "train")
     if prev is None:
         raise RuntimeError(f"round {t - 1} has no finished train step; cannot start round {t}")
     return str(prev["policy"])
 
 
-def step_sample(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
+def step_sample(cfg: RLLoopConfig, run_dir: Path, t: int) -> dict[str, Any]:
     d = round_dir(run_dir, t)
     prompts = round_prompts(cfg, t)
     rows = sample_papers(
         cfg,
         _policy_in(run_dir, cfg, t),
         prompts,
-        int(cfg.sampling.n),
-        int(cfg.seed) + t,
+        cfg.sampling.n,
+        cfg.seed + t,
         d / "samples.jsonl",
     )
     return {
@@ -71,13 +71,13 @@ def step_sample(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
     }
 
 
-def step_review(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
+def step_review(cfg: RLLoopConfig, run_dir: Path, t: int) -> dict[str, Any]:
     d = round_dir(run_dir, t)
     reviews = review_papers(cfg, read_jsonl(d / "samples.jsonl"), d / "reviews.jsonl")
     return score_stats(reviews)
 
 
-def step_pairs(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
+def step_pairs(cfg: RLLoopConfig, run_dir: Path, t: int) -> dict[str, Any]:
     from cycle.rlloop.pairs import best_worst_pairs
     from cycle.rlloop.preference_data import pairs_to_dataset
 
@@ -109,7 +109,7 @@ def step_pairs(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
     }
 
 
-def _train_logger(cfg: DictConfig, save_dir: Path, t: int, isolated: bool) -> Any:
+def _train_logger(cfg: RLLoopConfig, save_dir: Path, t: int, isolated: bool) -> Any:
     """Per-step training metrics: a W&B run of their own in an isolated step; in the loop's
     process (where W&B has one run, the loop's) a CSV file in ``round_<t>/train/csv``."""
     from cycle.core.tracking import stage_logger
@@ -118,7 +118,7 @@ def _train_logger(cfg: DictConfig, save_dir: Path, t: int, isolated: bool) -> An
     return stage_logger(cfg, save_dir, name=name, run_name=f"{cfg.logger.run_name}/round_{t}/train")
 
 
-def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
+def step_train(cfg: RLLoopConfig, run_dir: Path, t: int) -> dict[str, Any]:
     import datasets
 
     from cycle.core.tracking import finish
@@ -132,7 +132,7 @@ def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
         log.warning("round %d: %s; P_%d = P_%d", t, reason, t + 1, t)
         return {"trained": False, "reason": reason, "policy": policy_in, "policy_in": policy_in}
     pairs = datasets.load_from_disk(str(d / "pairs"))
-    seed_everything(int(cfg.seed) + t)
+    seed_everything(cfg.seed + t)
     logger = _train_logger(cfg, d / "train", t, isolated=bool(os.environ.get(ISOLATED_ENV)))
     try:
         with timed("simpo_fit"):
@@ -146,12 +146,12 @@ def step_train(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
     return {"trained": True, "policy": str(d / "policy"), "policy_in": policy_in, **result.metrics}
 
 
-def eval_enabled(cfg: DictConfig) -> bool:
+def eval_enabled(cfg: RLLoopConfig) -> bool:
     """Held-out evaluation is on unless ``eval.max_prompts`` is 0 (null = the whole split)."""
-    return cfg.eval.max_prompts is None or int(cfg.eval.max_prompts) > 0
+    return cfg.eval.max_prompts is None or cfg.eval.max_prompts > 0
 
 
-def evaluate_policy(cfg: DictConfig, policy: str, out_dir: Path) -> dict[str, Any]:
+def evaluate_policy(cfg: RLLoopConfig, policy: str, out_dir: Path) -> dict[str, Any]:
     """Papers of ``policy`` on the held-out prompts, reviewed; empty dict when disabled."""
     if not eval_enabled(cfg):
         return {}
@@ -160,8 +160,8 @@ def evaluate_policy(cfg: DictConfig, policy: str, out_dir: Path) -> dict[str, An
         cfg,
         policy,
         prompts,
-        int(cfg.eval.papers_per_prompt),
-        int(cfg.seed) + EVAL_SEED_OFFSET,
+        cfg.eval.papers_per_prompt,
+        cfg.seed + EVAL_SEED_OFFSET,
         out_dir / "samples.jsonl",
     )
     return {
@@ -170,7 +170,7 @@ def evaluate_policy(cfg: DictConfig, policy: str, out_dir: Path) -> dict[str, An
     }
 
 
-def step_evaluate(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
+def step_evaluate(cfg: RLLoopConfig, run_dir: Path, t: int) -> dict[str, Any]:
     d = round_dir(run_dir, t)
     train = step_result(d, "train") or {}
     stats = evaluate_policy(cfg, train["policy"], d / "eval")
@@ -189,16 +189,14 @@ def step_evaluate(cfg: DictConfig, run_dir: Path, t: int) -> dict[str, Any]:
     return stats
 
 
-def step_baseline(cfg: DictConfig, run_dir: Path, t: int | None = None) -> dict[str, Any]:
+def step_baseline(cfg: RLLoopConfig, run_dir: Path, t: int | None = None) -> dict[str, Any]:
     d = step_dir(run_dir, None)
-    stats = evaluate_policy(cfg, str(cfg.policy), d / "eval")
-    atomic_write_json(
-        d / "metrics.json", {"policy": 0, "policy_out": str(cfg.policy), "eval": stats}
-    )
+    stats = evaluate_policy(cfg, cfg.policy, d / "eval")
+    atomic_write_json(d / "metrics.json", {"policy": 0, "policy_out": cfg.policy, "eval": stats})
     return stats
 
 
-STEP_FUNCTIONS: dict[str, Callable[[DictConfig, Path, Any], dict[str, Any]]] = {
+STEP_FUNCTIONS: dict[str, Callable[[RLLoopConfig, Path, Any], dict[str, Any]]] = {
     "sample": step_sample,
     "review": step_review,
     "pairs": step_pairs,

@@ -12,8 +12,8 @@ BACKENDS = ("hf", "vllm")
 
 
 def build_generator(
-    backend_cfg: BackendConfig | Any,
-    model_cfg: ModelConfig | Any,
+    backend_cfg: BackendConfig,
+    model_cfg: ModelConfig,
     logits_processors: Sequence[Any] = (),
     *,
     lora_path: str | None = None,
@@ -27,9 +27,8 @@ def build_generator(
     through ``extra_args`` (ignored by ``hf``, whose processors carry their own settings).
     ``lora_path`` is a PEFT adapter folder applied on top of the model.
     """
-    from cycle.core.models import as_model_config, load_tokenizer
+    from cycle.core.models import load_tokenizer
 
-    model_cfg = as_model_config(model_cfg)
     if backend_cfg.name == "hf":
         import torch
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from cycle.core.chat import PromptLike
 from cycle.core.generation.base import (
     Completion,
@@ -66,7 +64,7 @@ def sampling_params_kwargs(
 
 def llm_kwargs(
     model_path: str,
-    backend_cfg: BackendConfig | Any,
+    backend_cfg: BackendConfig,
     logits_processors: Sequence[str | type] = (),
     *,
     enable_lora: bool = False,
@@ -96,7 +94,7 @@ def llm_kwargs(
         kwargs["max_lora_rank"] = int(backend_cfg.max_lora_rank)
     if logits_processors:
         kwargs["logits_processors"] = list(logits_processors)
-    kwargs.update(_plain(backend_cfg.extra))
+    kwargs.update(backend_cfg.extra)
     return kwargs
 
 
@@ -162,7 +160,7 @@ class VLLMGenerator(Generator):
     def __init__(
         self,
         model_path: str,
-        backend_cfg: BackendConfig | Any | None = None,
+        backend_cfg: BackendConfig | None = None,
         *,
         lora_path: str | None = None,
         logits_processors: Sequence[str | type] = (),
@@ -215,11 +213,3 @@ class VLLMGenerator(Generator):
         )
         groups = completions_from_request_outputs(outputs)
         return replicate(groups, n) if is_greedy(sampling) and n > 1 else groups
-
-
-def _plain(extra: Any) -> dict[str, Any]:
-    if extra is None:
-        return {}
-    if isinstance(extra, DictConfig):
-        return dict(OmegaConf.to_container(extra, resolve=True))
-    return dict(extra)

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import torch
-from omegaconf import DictConfig
 
-from cycle.core.config import to_dataclass
-from cycle.core.models import as_model_config, load_causal_lm
-from cycle.core.schemas import ModelConfig, OptimConfig, PeftConfig, TrainerConfig
+from cycle.core.models import load_causal_lm
+from cycle.core.schemas import ModelConfig, OptimConfig, PeftConfig, TrainerConfig, TrainingConfig
 from cycle.core.training.export import export_hf
 from cycle.core.training.lm_module import CausalLMModule
 from cycle.core.training.peft import apply_peft
@@ -46,14 +44,15 @@ class FitSpec:
     seed: int
 
 
-def fit_spec(cfg: DictConfig, model: DictConfig | None = None) -> FitSpec:
-    """The fit settings of a stage config; ``model`` replaces ``cfg.model`` (e.g. a policy)."""
+def fit_spec(cfg: TrainingConfig, model: ModelConfig | None = None) -> FitSpec:
+    """The fit settings of a training stage's config; ``model`` replaces ``cfg.model`` (e.g. a
+    policy)."""
     return FitSpec(
-        model=as_model_config(cfg.model if model is None else model),
-        peft=to_dataclass(cfg.peft, PeftConfig) if "peft" in cfg else PeftConfig(),
-        optim=to_dataclass(cfg.optim, OptimConfig),
-        trainer=to_dataclass(cfg.trainer, TrainerConfig),
-        seed=int(cfg.seed),
+        model=cfg.model if model is None else model,
+        peft=cfg.peft,
+        optim=cfg.optim,
+        trainer=cfg.trainer,
+        seed=cfg.seed,
     )
 
 

@@ -1,36 +1,25 @@
 """Supervised fine-tuning of a causal LM on chat conversations, loss on assistant tokens only.
 
 The reviewer and researcher SFT stages prepare conversations and call ``fit_sft``; the model,
-PEFT method, trainer preset, optimizer and logger all come from the stage config.
+PEFT method, trainer preset and optimizer come from the stage's ``FitSpec``.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-from omegaconf import DictConfig
 
 from cycle.core.chat import Message, tokenize_chat
 from cycle.core.models import load_tokenizer
 from cycle.core.runs import Run
-from cycle.core.training.fit import Batches, fit, fit_spec
+from cycle.core.schemas import SFTConfig
+from cycle.core.training.fit import Batches, FitSpec, fit
 from cycle.core.training.lm_module import CausalLMModule
 from cycle.core.training.sequences import labels_from_mask, pack_rows, pad_batch, truncate
-
-
-@dataclass
-class SFTConfig:
-    max_length: int = 2048
-    truncation: str = "end"  # end | start | random | middle (see sequences.truncate)
-    packing: bool = False  # concatenate examples up to max_length (see sequences.pack_rows)
-    batch_size: int = 1
-    shuffle: bool = True
-    num_workers: int = 0
 
 
 def encode_conversations(
@@ -67,19 +56,20 @@ class LossHistory(L.Callback):
 
 
 def fit_sft(
-    cfg: DictConfig,
+    spec: FitSpec,
+    sft: SFTConfig,
     run: Run,
     conversations: Sequence[Sequence[Message]],
-    sft: SFTConfig,
+    logger: Any,
     export_dir: str | Path | None = None,
     callbacks: Sequence[L.Callback] = (),
 ) -> dict[str, Any]:
-    """Train ``cfg.model`` on conversations under ``cfg.trainer``; export to ``export_dir``.
+    """Train ``spec.model`` on conversations under ``spec.trainer``; export to ``export_dir``.
 
-    ``callbacks``: more Lightning callbacks (e.g. a validation curve) for the trainer."""
-    from cycle.core.tracking import finish, stage_logger
+    ``logger``: the stage's (closed here); ``callbacks``: more Lightning callbacks (e.g. a
+    validation curve) for the trainer."""
+    from cycle.core.tracking import finish
 
-    spec = fit_spec(cfg)
     tokenizer = load_tokenizer(spec.model)
     rows, rejected = encode_conversations(
         tokenizer, conversations, sft.max_length, sft.truncation, spec.seed
@@ -97,7 +87,6 @@ def fit_sft(
         shuffle=sft.shuffle,
         num_workers=sft.num_workers,
     )
-    logger = stage_logger(cfg, run.dir)
     history = LossHistory()
     try:
         fitted = fit(
