@@ -21,7 +21,8 @@ from pathlib import Path
 
 from cycle.data.arxiv import load_arxiv_paper
 from cycle.data.deadline import DeadlineWorker
-from cycle.data.latex import expand_file, parse_document
+from cycle.data.latex_document import parse_document
+from cycle.data.latex_source import expand_file
 
 BLOCK = r"""
 \section{Method %(i)d}

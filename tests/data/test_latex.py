@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from cycle.data.arxiv import load_arxiv_paper
-from cycle.data.latex import (
+from cycle.data.latex_document import parse_document
+from cycle.data.latex_source import (
     LatexError,
     expand_file,
     find_main_file,
-    parse_document,
     remove_skipped_blocks,
     strip_comments,
 )

@@ -12,13 +12,8 @@ from typing import Any
 
 from cycle.data.bibtex import read_bib_files
 from cycle.data.ids import check_date, check_record_id
-from cycle.data.latex import (
-    LatexDocument,
-    LatexError,
-    expand_file,
-    find_main_file,
-    parse_document,
-)
+from cycle.data.latex_document import LatexDocument, parse_document
+from cycle.data.latex_source import LatexError, expand_file, find_main_file
 from cycle.data.problems import Problem
 from cycle.data.records import Paper
 from cycle.data.schemas import DEFAULT_LIMITS, FileLimits

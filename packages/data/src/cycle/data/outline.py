@@ -22,7 +22,7 @@ from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec
 from pylatexenc.latex2text import get_default_latex_context_db as get_default_text_context_db
 from pylatexenc.latexwalker import LatexEnvironmentNode, LatexMacroNode
 
-from cycle.data.latex import arg_text, default_context_db, latex_walker, walk
+from cycle.data.latex_parser import arg_text, default_context_db, latex_walker, walk
 from cycle.data.paper_conversation import Outline, split_halves
 from cycle.data.records import Paper
 

@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cycle.data.latex import expand_file, parse_document
+from cycle.data.latex_document import parse_document
+from cycle.data.latex_source import expand_file
 from cycle.data.markdown_paper import clean_markdown_paper
 from cycle.data.source_files import SourceRoot, UnsafeFile
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cycle.data.ids import check_record_id
-from cycle.data.latex import parse_document
+from cycle.data.latex_document import parse_document
 from cycle.data.openreview import parse_review
 from cycle.data.problems import Problem
 from cycle.data.prompt_bibliography import merge_references, parse_bibliography_turn

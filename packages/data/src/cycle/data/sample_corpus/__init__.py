@@ -11,7 +11,8 @@ Nothing here comes from a real paper. Titles, methods, numbers, references and r
 assembled from templates and vocabularies of several research areas (``areas``). Each paper
 draws latent quality knobs (``knobs``: evaluation depth, ablation study, number of citations,
 statistical rigor, clarity, novelty, limitations, code release); the paper text shows them
-(``spec``, ``sections``, ``tables``, ``paper``) and the human reviews are derived from them
+(``spec``, ``section_context``, ``intro_sections``, ``method_section``, ``experiments_section``,
+``summaries``, ``tables``, ``paper``) and the human reviews are derived from them
 (``reasons``, ``reviews``), so that ratings can be learned from visible properties of the text.
 ``arxiv_folders`` and ``openreview_forums`` write the layout agreed with the parsers (see
 ``sample/README.md``); ``corpus.generate`` writes it all.

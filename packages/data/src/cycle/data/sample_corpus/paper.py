@@ -6,16 +6,12 @@ import random
 from dataclasses import dataclass
 
 from cycle.data.sample_corpus.citations import CiteBook
-from cycle.data.sample_corpus.sections import (
-    abstract_text,
-    conclusion_section,
-    experiments_section,
-    intro_section,
-    method_section,
-    related_section,
-    text_context,
-)
+from cycle.data.sample_corpus.experiments_section import experiments_section
+from cycle.data.sample_corpus.intro_sections import intro_section, related_section
+from cycle.data.sample_corpus.method_section import method_section
+from cycle.data.sample_corpus.section_context import text_context
 from cycle.data.sample_corpus.spec import PaperSpec
+from cycle.data.sample_corpus.summaries import abstract_text, conclusion_section
 
 
 @dataclass

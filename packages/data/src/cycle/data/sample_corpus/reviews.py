@@ -15,7 +15,7 @@ from cycle.data.sample_corpus.reasons import (
     REASONS,
     Reason,
 )
-from cycle.data.sample_corpus.sections import text_context
+from cycle.data.sample_corpus.section_context import text_context
 from cycle.data.sample_corpus.spec import PaperSpec
 from cycle.data.sample_corpus.text import fill, join_and, pick, plural
 
