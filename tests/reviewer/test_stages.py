@@ -116,9 +116,9 @@ def test_evaluate_reviewer_names_the_missing_upstream(tmp_path: Path) -> None:
 def test_reviewer_entries_change_the_stage_nodes(tmp_path: Path) -> None:
     """An entry's partial model / sampling / reviewer nodes replace only the keys they name; a
     ``tiny`` mapping becomes a ``TinyModelConfig``; the stage's own nodes are left as they were."""
-    from cycle.core.config import load_stage_config
+    from cycle.core.config import load_stage_config, with_changes
     from cycle.core.schemas import ModelConfig, TinyModelConfig
-    from cycle.reviewer.stages import _reviewer_setups, with_changes
+    from cycle.reviewer.stages import _reviewer_setups
 
     cfg = load_stage_config(
         "evaluate_reviewer",

@@ -19,8 +19,6 @@ $CYCLE_CONFIG_DIR.
 
 stages:
 """
-# Groups a stage's defaults list chooses among besides its schema's nodes (hydra's and ours).
-STAGE_CHOICE_GROUPS = ("experiment", "launcher", "sweep", "ablation")
 
 
 def _help() -> str:
@@ -38,19 +36,26 @@ def _stage_help(stage: str) -> str:
     that fill the nodes its schema reads (the ``<group>/schema`` entries are left out)."""
     import dataclasses
 
+    import yaml
+
     from cycle.core.config import find_config_dir, stage_schema
 
     conf = find_config_dir()
     header = []
-    for line in (conf / f"{stage}.yaml").read_text(encoding="utf-8").splitlines():
+    text = (conf / f"{stage}.yaml").read_text(encoding="utf-8")
+    for line in text.splitlines():
         if not line.startswith("#"):
             break
         header.append(line.lstrip("# ").rstrip() if line.startswith("# ") else line[1:])
-    read = {f.name for f in dataclasses.fields(stage_schema(stage))}
+    defaults = yaml.safe_load(text).get("defaults", [])
+    chosen = {  # the groups the stage's own defaults list chooses (experiment, launcher, ...)
+        next(iter(d)).split()[-1].split("@")[0].lstrip("/") for d in defaults if isinstance(d, dict)
+    }
+    read = {f.name for f in dataclasses.fields(stage_schema(stage))} | chosen
     groups = [
         f"  {d.name}: {', '.join(sorted(p.stem for p in d.glob('*.yaml')))}"
         for d in sorted(p for p in conf.iterdir() if p.is_dir())
-        if d.name in read or d.name in STAGE_CHOICE_GROUPS
+        if d.name in read
     ]
     return (
         f"usage: cycle {stage} [group=option] [key=value ...] [-m] [--cfg job [--resolve]]\n\n"

@@ -10,10 +10,10 @@ presets for stages that do not read them), and any other key is an error naming 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
@@ -22,6 +22,7 @@ from cycle.core.sweeps import join_name, trial_name, trial_tags
 
 CONFIG_ENV = "CYCLE_CONFIG_DIR"
 SCHEMA_GROUP = "cycle.schemas"
+T = TypeVar("T")
 
 
 # The config tree shipped with cycle-core: a link to the checkout's conf/ in the source tree,
@@ -179,3 +180,24 @@ def read_stage_config(stage: str, path: str | Path) -> Any:
     """A run's recorded (resolved) config file, typed again (a step run in a child process)."""
     schema = stage_schema(stage)
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), OmegaConf.load(path)))
+
+
+def with_changes(base: T, changes: Mapping[str, Any] | None, where: str) -> T:
+    """A copy of the dataclass ``base`` with the partial ``changes`` merged in (nested dicts for
+    nested dataclasses: ``{"tiny": {"hidden_size": 64}}``), checked as the schema checks a
+    composed config: an unknown key or a wrong type is a ``ConfigError`` naming its path under
+    ``where`` (e.g. ``reviewers.base.model``)."""
+    from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+    if not changes:
+        return base
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(base), changes))
+    except OmegaConfBaseException as err:
+        key = f"{where}.{err.full_key}" if getattr(err, "full_key", None) else where
+        owner = getattr(err, "object_type", None) or type(base)
+        kind = (
+            f"no such key in {owner.__name__}" if isinstance(err, ConfigKeyError) else "wrong value"
+        )
+
+        raise ConfigError(f"{key}: {kind} ({str(err).splitlines()[0]})") from None

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import typing
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cycle.core.errors import ConfigError
+from cycle.core.config import with_changes
 from cycle.core.io import atomic_write_jsonl
 from cycle.core.runs import Run
 from cycle.core.schemas import BackendConfig, ModelConfig, SamplingConfig, StageConfig
@@ -102,41 +100,6 @@ def train_reviewer(cfg: TrainReviewerConfig, run: Run) -> dict[str, Any]:
     )
     run.log_metrics(metrics)
     return metrics
-
-
-def _dataclass_in(annotation: Any) -> type | None:
-    """The dataclass a field's (resolved) annotation names, alone or in a union with None."""
-    for arg in typing.get_args(annotation) or (annotation,):
-        if dataclasses.is_dataclass(arg):
-            return arg
-    return None
-
-
-def with_changes(base: Any, changes: Mapping[str, Any] | None, where: str) -> Any:
-    """A copy of the dataclass ``base`` with ``changes`` (a partial dict, nested dicts for nested
-    dataclasses: ``{"tiny": {"hidden_size": 64}}``) applied, as a merge would; an unknown key is
-    a ``ConfigError`` naming ``where`` (e.g. ``reviewers.base.model``)."""
-    if not changes:
-        return base
-    hints = typing.get_type_hints(type(base))
-    names = {f.name for f in dataclasses.fields(base)}
-    updates: dict[str, Any] = {}
-    for key, value in changes.items():
-        if key not in names:
-            raise ConfigError(
-                f"{where}.{key}: no such key in {type(base).__name__} "
-                f"(one of: {', '.join(sorted(names))})"
-            )
-        nested = _dataclass_in(hints[key])
-        if nested is not None and value is not None:
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}.{key}: expected a mapping of {nested.__name__} keys")
-            current = getattr(base, key)
-            value = with_changes(
-                current if current is not None else nested(), value, f"{where}.{key}"
-            )
-        updates[key] = value
-    return dataclasses.replace(base, **updates)
 
 
 @dataclasses.dataclass

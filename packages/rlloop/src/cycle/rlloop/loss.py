@@ -22,7 +22,7 @@ class SimPOConfig:
     """Hyperparameters of the SimPO + NLL objective.
 
     The CycleResearcher paper gives the objective (Eq. 4) and a learning rate of 5e-7, but the
-    numbers below come from the public SimPO references (shared notes, preference-training §2):
+    numbers below come from the public SimPO references:
 
     - ``beta=2.0``: SimPO's default (princeton-nlp/SimPO ``scripts/simpo_config.py``); the
       SimPO paper uses 2.0-2.5, later configs up to 10.

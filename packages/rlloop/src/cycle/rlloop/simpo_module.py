@@ -21,10 +21,11 @@ import torch
 from datasets import Dataset
 
 from cycle.core.schemas import OptimConfig
+from cycle.core.training.fit import FitSpec
 from cycle.core.training.lm_module import CausalLMModule
 from cycle.rlloop.loss import SimPOConfig, simpo_nll_batch_loss
 from cycle.rlloop.preference_data import PreferenceCollator, filter_trainable
-from cycle.rlloop.schemas import RLLoopConfig, SimPOStageConfig
+from cycle.rlloop.schemas import PreferenceTrainConfig
 
 # Per-step metrics of ``simpo_nll_loss`` that summarise an epoch (mean over steps).
 SUMMARY_KEYS = (
@@ -88,28 +89,27 @@ class SimPOResult:
 
 
 def fit_simpo(
-    cfg: SimPOStageConfig | RLLoopConfig,
+    spec: FitSpec,
+    simpo: SimPOConfig,
+    train: PreferenceTrainConfig,
     train_dir: str | os.PathLike,
     dataset: Dataset,
-    policy: str | os.PathLike,
     export_dir: str | os.PathLike | None = None,
     logger: Any = None,
     callbacks: Iterable[Any] = (),
 ) -> SimPOResult:
-    """Train ``policy`` on ``dataset`` with ``cfg.simpo`` / ``cfg.train`` / ``cfg.optim`` /
-    ``cfg.trainer`` / ``cfg.peft``; export to ``export_dir`` (rank 0) when given.
+    """Train ``spec.model`` (the policy) on ``dataset`` with the SimPO + NLL loss ``simpo``, the
+    pairs batched as ``train`` says; export to ``export_dir`` (rank 0) when given.
 
     Pairs the collator cannot encode (no completion token left after truncation) are dropped and
     returned with their reason; at least one trainable pair is required.
     """
     import lightning as L
 
-    from cycle.core.models import load_tokenizer, policy_model_config
-    from cycle.core.training.fit import Batches, fit, fit_spec
+    from cycle.core.models import load_tokenizer
+    from cycle.core.training.fit import Batches, fit
 
-    spec = fit_spec(cfg, model=policy_model_config(cfg.model, policy))
     L.seed_everything(spec.seed, workers=True, verbose=False)
-    simpo, train = cfg.simpo, cfg.train
     tokenizer = load_tokenizer(spec.model)
     kept, dropped = filter_trainable(dataset, tokenizer, train.max_length)
     if len(kept) == 0:

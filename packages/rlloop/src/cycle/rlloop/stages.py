@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 
 def simpo(cfg: SimPOStageConfig, run: Run) -> dict[str, Any]:
     """SimPO + NLL on ``cfg.pairs`` starting from ``cfg.policy``; exports ``<run>/policy``."""
+    from cycle.core.models import policy_model_config
     from cycle.core.tracking import finish, stage_logger
+    from cycle.core.training.fit import fit_spec
     from cycle.rlloop.simpo_module import dropped_rows, fit_simpo, load_pairs
 
     if cfg.export and run.done_artifact("policy"):
@@ -30,10 +32,11 @@ def simpo(cfg: SimPOStageConfig, run: Run) -> dict[str, Any]:
     logger = stage_logger(cfg, run.dir)
     try:
         result = fit_simpo(
-            cfg,
+            fit_spec(cfg, model=policy_model_config(cfg.model, cfg.policy)),
+            cfg.simpo,
+            cfg.train,
             run.dir,
             pairs,
-            cfg.policy,
             export_dir=run.path("policy") if cfg.export else None,
             logger=logger,
         )

@@ -121,7 +121,9 @@ def _train_logger(cfg: RLLoopConfig, save_dir: Path, t: int, isolated: bool) -> 
 def step_train(cfg: RLLoopConfig, run_dir: Path, t: int) -> dict[str, Any]:
     import datasets
 
+    from cycle.core.models import policy_model_config
     from cycle.core.tracking import finish
+    from cycle.core.training.fit import fit_spec
     from cycle.rlloop.simpo_module import dropped_rows, fit_simpo
 
     d = round_dir(run_dir, t)
@@ -136,8 +138,15 @@ def step_train(cfg: RLLoopConfig, run_dir: Path, t: int) -> dict[str, Any]:
     logger = _train_logger(cfg, d / "train", t, isolated=bool(os.environ.get(ISOLATED_ENV)))
     try:
         with timed("simpo_fit"):
+            spec = fit_spec(cfg, model=policy_model_config(cfg.model, policy_in))
             result = fit_simpo(
-                cfg, d / "train", pairs, policy_in, export_dir=d / "policy", logger=logger
+                spec,
+                cfg.simpo,
+                cfg.train,
+                d / "train",
+                pairs,
+                export_dir=d / "policy",
+                logger=logger,
             )
     finally:
         finish(logger)
