@@ -76,7 +76,7 @@ def test_every_experiment_composes_with_every_stage(experiment, tmp_path):
     for stage in STAGES:
         cfg = compose_stage(stage, [f"experiment={experiment}", f"paths.root_dir={tmp_path}"])
         _resolve(cfg)
-        assert cfg.experiment_name == ("default" if experiment == "default" else experiment)
+        assert cfg.experiment_name == experiment
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

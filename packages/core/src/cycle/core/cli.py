@@ -75,7 +75,7 @@ def _print_stage_config(stage: str, rest: list[str]) -> None:
 
     flags = {"--cfg", "job", "--resolve"}
     overrides = [a for a in rest if a not in flags]
-    node = stage_node(stage, compose_stage(stage, overrides))
+    node = stage_node(stage, compose_stage(stage, overrides, check=False))
     sys.stdout.write(OmegaConf.to_yaml(node, resolve="--resolve" in rest))
 
 

@@ -9,6 +9,7 @@ presets for stages that do not read them), and any other key is an error naming 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
@@ -64,8 +65,10 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("cycle.upstream", upstream_path)
 
 
+@functools.cache
 def register_all_schemas() -> None:
-    """Register core's schemas and those of every installed package (entry points ``cycle.schemas``)."""
+    """Register core's schemas and those of every installed package (entry points
+    ``cycle.schemas``), once per process."""
     from cycle.core.schemas import register_configs
 
     register_resolvers()
@@ -75,10 +78,15 @@ def register_all_schemas() -> None:
 
 
 def compose_stage(
-    stage: str, overrides: Sequence[str] = (), config_dir: str | Path | None = None
+    stage: str,
+    overrides: Sequence[str] = (),
+    config_dir: str | Path | None = None,
+    *,
+    check: bool = True,
 ) -> DictConfig:
     """Compose a stage config as ``cycle <stage> overrides...`` would, outside a Hydra app, and
-    check it against the stage's schema (``ConfigError`` for an unknown key).
+    check it against the stage's schema (``ConfigError`` for an unknown key; ``check=False``
+    for a caller that types it next, which checks it then).
 
     The ``hydra`` node is kept and installed in ``HydraConfig`` so that ``${hydra:...}``
     interpolations (run names, W&B group, the output directory) resolve as in a real run.
@@ -97,7 +105,8 @@ def compose_stage(
     with read_write(cfg.hydra), open_dict(cfg.hydra):  # what a Hydra app sets when the job starts
         cfg.hydra.runtime.output_dir = str(Path(cfg.hydra.run.dir).resolve())
     HydraConfig.instance().set_config(cfg)
-    stage_node(stage, cfg)  # an unknown key fails here, as at `cycle <stage>`
+    if check:
+        stage_node(stage, cfg)  # an unknown key fails here, as at `cycle <stage>`
     return cfg
 
 
@@ -173,7 +182,7 @@ def load_stage_config(
 ) -> Any:
     """``compose_stage`` then ``stage_config``: the typed config ``cycle <stage> overrides...``
     runs with."""
-    return stage_config(stage, compose_stage(stage, overrides, config_dir))
+    return stage_config(stage, compose_stage(stage, overrides, config_dir, check=False))
 
 
 def read_stage_config(stage: str, path: str | Path) -> Any:
@@ -199,5 +208,4 @@ def with_changes(base: T, changes: Mapping[str, Any] | None, where: str) -> T:
         kind = (
             f"no such key in {owner.__name__}" if isinstance(err, ConfigKeyError) else "wrong value"
         )
-
         raise ConfigError(f"{key}: {kind} ({str(err).splitlines()[0]})") from None

@@ -93,7 +93,7 @@ def run_stage(
 
     from cycle.core.config import compose_stage
 
-    cfg = compose_stage(stage, overrides)
+    cfg = compose_stage(stage, overrides, check=False)  # execute types and checks it
     if run_dir is None:
         run_dir = HydraConfig.get().run.dir
     return execute(stage, cfg, run_dir)
